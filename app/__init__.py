@@ -1,0 +1,104 @@
+"""Kontor: a self-hosted contact manager and light CRM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import Config
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL, foreign keys and a busy timeout on every SQLite connection."""
+    module = type(dbapi_connection).__module__
+    if "sqlite" not in module:
+        return
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def _select_locale() -> str:
+    if request.args.get("lang") in ("en", "fr"):
+        return request.args["lang"]
+    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    if user is not None and getattr(user, "locale", None):
+        return user.locale
+    return request.accept_languages.best_match(["en", "fr"]) or "en"
+
+
+def create_app(config: Config | None = None, **overrides) -> Flask:
+    """Build a Kontor app; `overrides` replace config values (tests use this)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str((config or Config()).INSTANCE_DIR),
+    )
+    cfg = config or Config()
+    app.config.from_object(cfg)
+    app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    app.config["RATELIMIT_ENABLED"] = app.config.get("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+
+    from app import models  # noqa: F401  (every table registered with the metadata)
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+    from app.companies import bp as companies_bp
+    from app.contacts import bp as contacts_bp
+    from app.lists import bp as lists_bp
+    from app.settings import bp as settings_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(contacts_bp)
+    app.register_blueprint(companies_bp)
+    app.register_blueprint(lists_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+
+    from app import errors, templating
+
+    errors.register(app)
+    templating.register(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.route("/")
+    def index():
+        if current_user.is_authenticated:
+            return redirect(url_for("contacts.index"))
+        return redirect(url_for("auth.login"))
+
+    index.required_permission = "public"
+    return app

@@ -1,0 +1,45 @@
+"""Audit trail: `record()` is called by every mutation, in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from app.audit.models import AuditEntry
+from app.extensions import db
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a field value (dates as ISO strings)."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def record(
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    changes: dict | None = None,
+    *,
+    actor=None,
+    via: str | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the session (committed with the change it describes)."""
+    entry = AuditEntry(
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=jsonable(changes) if changes else None,
+        user_id=getattr(actor, "id", None),
+        via=via,
+    )
+    db.session.add(entry)
+    return entry

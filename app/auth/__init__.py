@@ -1,0 +1,7 @@
+"""Login, logout and the users behind every request."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from app.auth import routes  # noqa: E402,F401

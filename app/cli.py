@@ -1,0 +1,166 @@
+"""The `kontor` command: run, set up, manage users and tokens, seed, benchmark.
+
+Sub-commands sit on a FlaskGroup, so each one runs inside an app context.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+
+from app import audit
+from app.auth.models import ROLES, ApiToken, User
+from app.extensions import db
+
+
+def _create_app():
+    from app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def main() -> None:
+    """Kontor, a self-hosted contact manager and light CRM."""
+
+
+def upgrade_database() -> None:
+    """Apply every migration to the configured database."""
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+def create_user(email: str, role: str, password: str, name: str | None = None) -> User:
+    email = email.strip().lower()
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise click.ClickException(f"A user with email {email} exists already.")
+    user = User(email=email, role=role, name=name)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("create", "user", user.id, {"email": email, "role": role}, via="cli")
+    db.session.commit()
+    return user
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug/--no-debug", default=False)
+@with_appcontext
+def run_command(host: str, port: int, debug: bool) -> None:
+    """Serve Kontor (development server; use gunicorn in production)."""
+    app = current_app._get_current_object()
+    click.echo(f"Kontor is running on http://{host}:{port}/  (Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+
+
+@main.command("setup")
+@click.option("--demo/--no-demo", default=True, help="Add demo data to an empty database.")
+@with_appcontext
+def setup_command(demo: bool) -> None:
+    """Migrate the database, create a first admin and demo data when empty."""
+    upgrade_database()
+    from app.pipeline.stages import ensure_default_stages
+
+    ensure_default_stages()
+    if not db.session.scalar(select(func.count()).select_from(User)):
+        password = secrets.token_urlsafe(12)
+        create_user("admin@example.com", "admin", password, name="Admin")
+        click.echo("")
+        click.echo("  First admin created. This password is shown once:")
+        click.echo("    email:    admin@example.com")
+        click.echo(f"    password: {password}")
+        click.echo("")
+    if demo:
+        from app.contacts.models import Contact
+        from app.seed import seed
+
+        if not db.session.scalar(select(func.count()).select_from(Contact)):
+            counts = seed(contacts=300, activities=1500, seed=1)
+            click.echo(f"Demo data added: {counts['contacts']} contacts.")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage users."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--name", default=None)
+@with_appcontext
+def users_create(email: str, role: str, name: str | None) -> None:
+    """Create a user; the password is read from stdin when piped, else prompted."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise click.ClickException("The password needs at least 8 characters.")
+    user = create_user(email, role, password, name=name)
+    click.echo(f"Created {role} {user.email} (id {user.id}).")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """Manage API tokens."""
+
+
+@tokens_group.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+@with_appcontext
+def tokens_create(email: str, name: str) -> None:
+    """Create an API token for a user; the token alone is printed on the last line."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    row, secret = ApiToken.issue(user, name)
+    db.session.add(row)
+    db.session.flush()
+    audit.record("create", "api_token", row.id, {"user": user.email, "name": name}, via="cli")
+    db.session.commit()
+    click.echo(f"Token for {user.email} ({user.role}); it is shown only once:", err=True)
+    click.echo(secret)
+
+
+@main.command("seed")
+@click.option("--contacts", "n_contacts", default=1000, show_default=True, type=int)
+@click.option("--activities", "n_activities", default=0, show_default=True, type=int)
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int)
+@with_appcontext
+def seed_command(n_contacts: int, n_activities: int, seed_value: int) -> None:
+    """Add deterministic, realistic demo contacts (and activities)."""
+    from app.seed import seed
+
+    counts = seed(contacts=n_contacts, activities=n_activities, seed=seed_value, progress=True)
+    click.echo(counts)
+
+
+@main.command("bench")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@click.option("--contacts", "n_contacts", type=int, default=None)
+@click.option("--requests", "n_requests", type=int, default=None)
+def bench_command(name: str, as_json: bool, n_contacts: int | None, n_requests: int | None) -> None:
+    """Run the benchmark NAME from bench/ and print its figures."""
+    from app.benchmarks import run_benchmark
+
+    run_benchmark(name, as_json=as_json, contacts=n_contacts, requests=n_requests)
+
+
+def _register_db_commands() -> None:
+    from flask_migrate.cli import db as db_group
+
+    main.add_command(db_group)
+
+
+_register_db_commands()

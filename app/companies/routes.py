@@ -1,0 +1,11 @@
+"""Companies pages."""
+
+from app.companies import bp
+from app.auth.permissions import require
+from app.htmx import render
+
+
+@bp.route("/")
+@require("read")
+def index():
+    return render("companies/index.html")

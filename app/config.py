@@ -1,0 +1,52 @@
+"""Configuration read from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("KONTOR_INSTANCE", "instance")).resolve()
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into the instance folder."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Config:
+    """Settings for one Kontor instance; every value can come from the environment."""
+
+    def __init__(self) -> None:
+        self.INSTANCE_DIR = _instance_dir()
+        self.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        self.SECRET_KEY = _secret_key(self.INSTANCE_DIR)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+            "DATABASE_URL", f"sqlite:///{self.INSTANCE_DIR / 'kontor.db'}"
+        )
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        limit = os.environ.get("KONTOR_CONTACT_LIMIT", "").strip()
+        self.CONTACT_LIMIT = int(limit) if limit else None
+        self.LOGIN_RATE_LIMIT = os.environ.get("KONTOR_LOGIN_RATE_LIMIT", "10 per minute")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.LANGUAGES = ["en", "fr"]
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.PAGE_SIZE = int(os.environ.get("KONTOR_PAGE_SIZE", "50"))
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("KONTOR_MAX_UPLOAD_MB", "200")) * 1024 * 1024

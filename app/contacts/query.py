@@ -1,0 +1,478 @@
+"""The contact list query: filters, search, sort and keyset pages (no Flask).
+
+`parse_args` turns URL arguments into a ContactQuery (ignoring, with a notice,
+what it does not know); `fetch_page` and `count` run it. Pages are keyset pages
+ordered by (sort value, id) with NULL values last in either direction, so page
+10,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, literal_column, select, text, tuple_
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import ColumnElement, Select
+
+from app.contacts.custom import TRUE, value_column
+from app.contacts.fields import BY_NAME, CONSENT_STATUSES, STATUSES
+from app.contacts.models import Contact, ContactTag, CustomFieldValue, Tag
+from app.contacts.search import query_terms
+from app.i18n import N_
+from app.lists.models import ListMembership
+
+COLUMN_SORTS = tuple(f.name for f in BY_NAME.values() if f.sortable)
+DEFAULT_SORT = "-created_at"
+MAX_LIMIT = 500
+PARAMS = {
+    "q", "status", "tag", "company", "owner", "source", "score_min", "score_max", "consent",
+    "created_from", "created_to", "contacted_from", "contacted_to", "activity_from",
+    "activity_to", "list", "archived", "sort", "cursor", "limit", "cols", "id",
+}  # fmt: skip
+DATE_RANGES = {
+    "created": "created_at",
+    "contacted": "last_contacted_at",
+    "activity": "last_activity_at",
+}
+
+
+@dataclass(frozen=True)
+class CustomFieldInfo:
+    """What the query needs to know of a custom field definition."""
+
+    id: int
+    name: str
+    type: str
+    label: str = ""
+    options: tuple[str, ...] = ()
+
+
+@dataclass
+class CustomFilter:
+    field: CustomFieldInfo
+    op: str  # eq (any of values), min, max, from, to, is
+    values: list[Any]
+
+
+@dataclass
+class ContactQuery:
+    """A validated contact list request."""
+
+    q: str = ""
+    statuses: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    company_id: int | None = None
+    owner: int | str | None = None  # user id, or "none"
+    source: str | None = None
+    score_min: int | None = None
+    score_max: int | None = None
+    consent: list[str] = field(default_factory=list)
+    dates: dict[str, tuple[date | None, date | None]] = field(default_factory=dict)
+    list_id: int | None = None
+    archived: str = "hide"  # hide, include, only
+    ids: list[int] = field(default_factory=list)
+    custom: list[CustomFilter] = field(default_factory=list)
+    sort: str = DEFAULT_SORT
+    cursor: str | None = None
+    limit: int = 50
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    @property
+    def filtered(self) -> bool:
+        """Whether anything narrows the list beyond the default."""
+        return bool(
+            self.q or self.statuses or self.tags or self.company_id or self.owner
+            or self.source or self.score_min is not None or self.score_max is not None
+            or self.consent or self.dates or self.list_id or self.custom or self.ids
+            or self.archived != "hide"
+        )  # fmt: skip
+
+
+def _one(args: Mapping[str, Sequence[str]], key: str) -> str:
+    values = args.get(key) or []
+    return values[-1].strip() if values else ""
+
+
+def _many(args: Mapping[str, Sequence[str]], key: str) -> list[str]:
+    out: list[str] = []
+    for v in args.get(key) or []:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def parse_args(
+    args: Mapping[str, Sequence[str]],
+    custom_fields: Sequence[CustomFieldInfo] = (),
+    *,
+    me_id: int | None = None,
+    default_limit: int = 50,
+) -> tuple[ContactQuery, list[str]]:
+    """A ContactQuery from URL arguments, and notices for what was ignored."""
+    notices: list[str] = []
+    cq = ContactQuery(limit=default_limit)
+    by_name = {c.name: c for c in custom_fields}
+
+    def bad(key: str, value: str) -> None:
+        notices.append(
+            N_('Ignored "%(key)s": "%(value)s" is not valid.') % {"key": key, "value": value}
+        )
+
+    def as_int(key: str) -> int | None:
+        v = _one(args, key)
+        if not v:
+            return None
+        try:
+            return int(v)
+        except ValueError:
+            bad(key, v)
+            return None
+
+    def as_date(key: str) -> date | None:
+        v = _one(args, key)
+        if not v:
+            return None
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            bad(key, v)
+            return None
+
+    for key in args:
+        if key in PARAMS or key.startswith("_"):
+            continue
+        if key.startswith("cf."):
+            name, _, op = key[3:].partition(".")
+            if name in by_name:
+                continue
+        notices.append(N_('Ignored unknown filter "%(key)s".') % {"key": key})
+
+    cq.q = _one(args, "q")[:200]
+    for s in _many(args, "status"):
+        (cq.statuses.append(s) if s in STATUSES else bad("status", s))
+    cq.tags = [t for t in _many(args, "tag")][:20]
+    cq.company_id = as_int("company")
+    owner = _one(args, "owner")
+    if owner == "me":
+        cq.owner = me_id
+    elif owner == "none":
+        cq.owner = "none"
+    elif owner:
+        cq.owner = as_int("owner")
+    cq.source = _one(args, "source") or None
+    cq.score_min = as_int("score_min")
+    cq.score_max = as_int("score_max")
+    for c in _many(args, "consent"):
+        (cq.consent.append(c) if c in CONSENT_STATUSES else bad("consent", c))
+    for prefix in DATE_RANGES:
+        lo, hi = as_date(f"{prefix}_from"), as_date(f"{prefix}_to")
+        if lo or hi:
+            cq.dates[prefix] = (lo, hi)
+    cq.list_id = as_int("list")
+    archived = _one(args, "archived")
+    if archived in ("include", "only"):
+        cq.archived = archived
+    elif archived and archived != "hide":
+        bad("archived", archived)
+    for v in _many(args, "id"):
+        if v.isdigit():
+            cq.ids.append(int(v))
+    for key, values in args.items():
+        if not key.startswith("cf."):
+            continue
+        name, _, op = key[3:].partition(".")
+        info = by_name.get(name)
+        vals = [v.strip() for v in values if v.strip()]
+        if info is None or not vals:
+            continue
+        parsed = _parse_custom(info, op or "eq", vals)
+        if parsed is None:
+            bad(key, vals[-1])
+        else:
+            cq.custom.append(parsed)
+    sort = _one(args, "sort") or DEFAULT_SORT
+    key = sort.lstrip("-")
+    sortable_custom = key.startswith("cf.") and key[3:] in by_name and by_name[key[3:]].type in (
+        "text", "number", "date", "boolean", "select",
+    )  # fmt: skip
+    if key in COLUMN_SORTS or sortable_custom:
+        cq.sort = sort
+    else:
+        notices.append(N_('Ignored unknown sort "%(key)s".') % {"key": sort})
+    cq.cursor = _one(args, "cursor") or None
+    limit = as_int("limit")
+    if limit is not None:
+        cq.limit = max(1, min(limit, MAX_LIMIT))
+    return cq, notices
+
+
+def _parse_custom(info: CustomFieldInfo, op: str, vals: list[str]) -> CustomFilter | None:
+    try:
+        if info.type == "number" and op in ("min", "max", "eq"):
+            return CustomFilter(info, op, [float(v.replace(",", ".")) for v in vals])
+        if info.type == "date" and op in ("from", "to", "eq"):
+            return CustomFilter(info, op, [date.fromisoformat(v) for v in vals])
+        if info.type == "boolean" and op == "eq":
+            return CustomFilter(info, op, [vals[-1].casefold() in TRUE])
+        if info.type in ("text", "select", "multiselect") and op == "eq":
+            return CustomFilter(info, op, vals)
+    except ValueError:
+        return None
+    return None
+
+
+def _start(d: date) -> datetime:
+    return datetime.combine(d, time.min)
+
+
+def _fts_match(dialect: str, terms: list[str]) -> ColumnElement:
+    if dialect == "postgresql":
+        tsquery = " & ".join(f"{t}:*" for t in terms)
+        return func.to_tsvector(literal_column("'simple'::regconfig"), Contact.search_text).op(
+            "@@"
+        )(func.to_tsquery(literal_column("'simple'::regconfig"), tsquery))
+    match = " ".join(f'"{t}"*' for t in terms)
+    sub = text("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :fts").bindparams(fts=match)
+    return Contact.id.in_(sub)
+
+
+def where_clauses(cq: ContactQuery, dialect: str) -> list[ColumnElement]:
+    """The WHERE conditions of a query, for any select over Contact."""
+    w: list[ColumnElement] = []
+    if cq.archived == "hide":
+        w.append(Contact.archived_at.is_(None))
+    elif cq.archived == "only":
+        w.append(Contact.archived_at.is_not(None))
+    terms = query_terms(cq.q)
+    if terms:
+        w.append(_fts_match(dialect, terms))
+    if cq.ids:
+        w.append(Contact.id.in_(cq.ids))
+    if cq.statuses:
+        w.append(Contact.status.in_(cq.statuses))
+    for name in cq.tags:
+        w.append(
+            exists(
+                select(literal_column("1"))
+                .select_from(ContactTag)
+                .join(Tag, Tag.id == ContactTag.tag_id)
+                .where(ContactTag.contact_id == Contact.id, Tag.key == name.casefold())
+            )
+        )
+    if cq.company_id is not None:
+        w.append(Contact.company_id == cq.company_id)
+    if cq.owner == "none":
+        w.append(Contact.owner_id.is_(None))
+    elif cq.owner is not None:
+        w.append(Contact.owner_id == cq.owner)
+    if cq.source:
+        w.append(Contact.source == cq.source)
+    if cq.score_min is not None:
+        w.append(Contact.lead_score >= cq.score_min)
+    if cq.score_max is not None:
+        w.append(Contact.lead_score <= cq.score_max)
+    if cq.consent:
+        w.append(Contact.consent_status.in_(cq.consent))
+    for prefix, (lo, hi) in cq.dates.items():
+        col = getattr(Contact, DATE_RANGES[prefix])
+        if lo:
+            w.append(col >= _start(lo))
+        if hi:
+            w.append(col < _start(hi + timedelta(days=1)))
+    if cq.list_id is not None:
+        w.append(
+            exists(
+                select(literal_column("1")).where(
+                    ListMembership.contact_id == Contact.id, ListMembership.list_id == cq.list_id
+                )
+            )
+        )
+    for cf in cq.custom:
+        w.append(_custom_clause(cf))
+    return w
+
+
+def _custom_clause(cf: CustomFilter) -> ColumnElement:
+    v = aliased(CustomFieldValue)
+    col = getattr(v, value_column(cf.field.type))
+    if cf.op == "eq":
+        cond = col.in_(cf.values) if len(cf.values) > 1 else col == cf.values[0]
+    elif cf.op in ("min", "from"):
+        cond = col >= cf.values[-1]
+    else:
+        cond = col <= cf.values[-1]
+    return exists(
+        select(literal_column("1")).where(
+            v.contact_id == Contact.id, v.field_id == cf.field.id, cond
+        )
+    )
+
+
+@dataclass
+class _SortPlan:
+    expr: ColumnElement
+    join: tuple | None
+    null_clause: ColumnElement
+    kind: str  # datetime, date, number, text, bool
+
+
+def _sort_plan(cq: ContactQuery, custom_fields: Sequence[CustomFieldInfo]) -> _SortPlan:
+    key = cq.sort_key
+    if key.startswith("cf."):
+        info = next(c for c in custom_fields if c.name == key[3:])
+        v = aliased(CustomFieldValue)
+        col = getattr(v, value_column(info.type))
+        v2 = aliased(CustomFieldValue)
+        null = ~exists(
+            select(literal_column("1")).where(
+                v2.contact_id == Contact.id,
+                v2.field_id == info.id,
+                getattr(v2, value_column(info.type)).is_not(None),
+            )
+        )
+        kind = {"number": "number", "date": "date", "boolean": "bool"}.get(info.type, "text")
+        return _SortPlan(
+            col, (v, and_(v.contact_id == Contact.id, v.field_id == info.id)), null, kind
+        )
+    spec = BY_NAME[key]
+    col = getattr(Contact, spec.db_column)
+    kind = {"datetime": "datetime", "int": "number", "date": "date"}.get(spec.type, "text")
+    return _SortPlan(col, None, col.is_(None), kind)
+
+
+def encode_cursor(phase: int, value: Any, last_id: int) -> str:
+    if isinstance(value, (datetime, date)):
+        value = value.isoformat()
+    raw = json.dumps([phase, value, last_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str) -> tuple[int, Any, int] | None:
+    """(phase, sort value, id) from a cursor, or None when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        phase, value, last_id = json.loads(raw)
+        if phase not in (0, 1) or not isinstance(last_id, int):
+            return None
+        if phase == 0:
+            if kind == "datetime":
+                value = datetime.fromisoformat(value)
+            elif kind == "date":
+                value = date.fromisoformat(value)
+            elif (
+                (kind == "number" and not isinstance(value, (int, float)))
+                or (kind == "text" and not isinstance(value, str))
+                or (kind == "bool" and not isinstance(value, bool))
+            ):
+                return None
+        return phase, value, last_id
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def fetch_page(
+    session: Session,
+    cq: ContactQuery,
+    custom_fields: Sequence[CustomFieldInfo] = (),
+) -> tuple[list[Contact], str | None]:
+    """One page of contacts and the cursor of the next page (None on the last)."""
+    where = where_clauses(cq, _dialect(session))
+    plan = _sort_plan(cq, custom_fields)
+    desc = cq.descending
+    cursor = decode_cursor(cq.cursor, plan.kind) if cq.cursor else None
+    limit = cq.limit
+    rows: list[Contact] = []
+    if cursor is None or cursor[0] == 0:
+        stmt: Select = select(Contact, plan.expr)
+        if plan.join is not None:
+            stmt = stmt.join(*plan.join)
+        stmt = stmt.where(*where, plan.expr.is_not(None))
+        if cursor is not None:
+            key = tuple_(plan.expr, Contact.id)
+            after = tuple_(cursor[1], cursor[2])
+            stmt = stmt.where(key < after if desc else key > after)
+        order = (plan.expr.desc(), Contact.id.desc()) if desc else (plan.expr, Contact.id)
+        result = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
+        if len(result) > limit:
+            last = result[limit - 1]
+            return [r[0] for r in result[:limit]], encode_cursor(0, last[1], last[0].id)
+        rows = [r[0] for r in result]
+        after_id = None
+    else:
+        after_id = cursor[2]
+    remaining = limit - len(rows)
+    stmt = select(Contact).where(*where, plan.null_clause)
+    if after_id is not None:
+        stmt = stmt.where(Contact.id < after_id if desc else Contact.id > after_id)
+    stmt = stmt.order_by(Contact.id.desc() if desc else Contact.id).limit(remaining + 1)
+    nulls = list(session.scalars(stmt))
+    if len(nulls) > remaining:
+        nulls = nulls[:remaining]
+        return rows + nulls, encode_cursor(1, None, nulls[-1].id) if nulls else None
+    return rows + nulls, None
+
+
+def count(session: Session, cq: ContactQuery) -> int:
+    """How many contacts match the query's filters."""
+    stmt = select(func.count()).select_from(Contact).where(*where_clauses(cq, _dialect(session)))
+    return session.scalar(stmt) or 0
+
+
+def id_select(session: Session, cq: ContactQuery) -> Select:
+    """SELECT contacts.id of everything the query matches (for bulk actions and exports)."""
+    return select(Contact.id).where(*where_clauses(cq, _dialect(session)))
+
+
+def to_args(cq: ContactQuery, **override: Any) -> dict[str, Any]:
+    """URL arguments that reproduce the query (for links and bookmarks)."""
+    out: dict[str, Any] = {}
+    if cq.q:
+        out["q"] = cq.q
+    if cq.statuses:
+        out["status"] = cq.statuses
+    if cq.tags:
+        out["tag"] = cq.tags
+    for key, value in (
+        ("company", cq.company_id),
+        ("owner", cq.owner),
+        ("source", cq.source),
+        ("score_min", cq.score_min),
+        ("score_max", cq.score_max),
+        ("list", cq.list_id),
+    ):
+        if value is not None:
+            out[key] = value
+    if cq.consent:
+        out["consent"] = cq.consent
+    for prefix, (lo, hi) in cq.dates.items():
+        if lo:
+            out[f"{prefix}_from"] = lo.isoformat()
+        if hi:
+            out[f"{prefix}_to"] = hi.isoformat()
+    if cq.archived != "hide":
+        out["archived"] = cq.archived
+    for cf in cq.custom:
+        key = f"cf.{cf.field.name}" + ("" if cf.op == "eq" else f".{cf.op}")
+        vals = [v.isoformat() if isinstance(v, date) else v for v in cf.values]
+        if cf.field.type == "boolean":
+            vals = ["true" if v else "false" for v in vals]
+        out[key] = vals
+    if cq.sort != DEFAULT_SORT:
+        out["sort"] = cq.sort
+    out.update({k: v for k, v in override.items() if v is not None})
+    return out

@@ -1,0 +1,32 @@
+"""Imports every model so the metadata (and Alembic) sees all tables."""
+
+from app.audit.models import AuditEntry
+from app.auth.models import ApiToken, User
+from app.companies.models import Company
+from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
+from app.integrations.models import ConnectedAccount
+from app.jobs.models import Job
+from app.lists.models import ContactList, ListMembership
+from app.pipeline.models import Deal, Stage
+from app.segments.models import Segment
+from app.timeline.models import Activity
+
+__all__ = [
+    "Activity",
+    "ApiToken",
+    "AuditEntry",
+    "Company",
+    "ConnectedAccount",
+    "Contact",
+    "ContactList",
+    "ContactTag",
+    "CustomField",
+    "CustomFieldValue",
+    "Deal",
+    "Job",
+    "ListMembership",
+    "Segment",
+    "Stage",
+    "Tag",
+    "User",
+]

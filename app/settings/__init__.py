@@ -1,0 +1,7 @@
+"""Settings pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+from app.settings import routes  # noqa: E402,F401
