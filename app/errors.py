@@ -40,9 +40,13 @@ def register(app: Flask) -> None:
     def csrf_error(exc):
         if wants_json():
             return api_error(400, exc.description)
-        return render_template("errors/error.html", code=400, message=_(
-            "The form expired or was sent from elsewhere. Reload the page and try again."
-        )), 400
+        return render_template(
+            "errors/error.html",
+            code=400,
+            message=_(
+                "The form expired or was sent from elsewhere. Reload the page and try again."
+            ),
+        ), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -1,7 +1,7 @@
 """Companies pages."""
 
-from app.companies import bp
 from app.auth.permissions import require
+from app.companies import bp
 from app.htmx import render
 
 

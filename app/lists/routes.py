@@ -1,8 +1,8 @@
 """Lists pages."""
 
-from app.lists import bp
 from app.auth.permissions import require
 from app.htmx import render
+from app.lists import bp
 
 
 @bp.route("/")

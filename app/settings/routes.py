@@ -1,8 +1,8 @@
 """Settings pages."""
 
-from app.settings import bp
 from app.auth.permissions import require
 from app.htmx import render
+from app.settings import bp
 
 
 @bp.route("/")
