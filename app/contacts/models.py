@@ -104,7 +104,8 @@ class Contact(db.Model):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    # The service bumps `version` once per logical save; the UPDATE checks the old value.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     company = relationship("Company", lazy="raise_on_sql")
     owner = relationship("User", lazy="raise_on_sql")

@@ -363,7 +363,7 @@ def decode_cursor(cursor: str, kind: str) -> tuple[int, Any, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         phase, value, last_id = json.loads(raw)
-        if phase not in (0, 1) or not isinstance(last_id, int):
+        if phase not in (0, 1) or not (isinstance(last_id, int) or (phase, last_id) == (1, None)):
             return None
         if phase == 0:
             if kind == "datetime":
@@ -423,7 +423,8 @@ def fetch_page(
     nulls = list(session.scalars(stmt))
     if len(nulls) > remaining:
         nulls = nulls[:remaining]
-        return rows + nulls, encode_cursor(1, None, nulls[-1].id) if nulls else None
+        # An empty `nulls` means this page ended exactly where the NULL values begin.
+        return rows + nulls, encode_cursor(1, None, nulls[-1].id if nulls else None)
     return rows + nulls, None
 
 

@@ -281,56 +281,74 @@ def _apply(
 ) -> dict[str, list[Any]]:
     """Write validated values onto the contact; return {field: [old, new]} of real changes."""
     changes: dict[str, list[Any]] = {}
-    for column, new in values.items():
-        if getattr(contact, column) != new:
-            old = _display(contact, column) if contact.id else None
-            setattr(contact, column, new)
-            changes[_field_name(column)] = [old, _display(contact, column)]
-    if contact.id is None:
-        db.session.add(contact)
-        db.session.flush()
-    if tags is not None:
-        old_tags = tag_names(contact.id)
-        if sorted(t.casefold() for t in old_tags) != sorted({t.casefold() for t in tags}):
-            db.session.execute(delete(ContactTag).where(ContactTag.contact_id == contact.id))
-            for tag in get_or_create_tags(tags):
-                db.session.add(ContactTag(contact_id=contact.id, tag_id=tag.id))
-            changes["tags"] = [old_tags, sorted({t.name for t in get_or_create_tags(tags)})]
-    if custom_given:
-        defs = {
-            d.name: d
-            for d in db.session.scalars(
-                select(CustomField).where(CustomField.name.in_(list(custom_given)))
-            )
-        }
-        old_custom = custom_values(contact.id)
-        for name in custom_given:
-            new_vals = custom.get(name, [])
-            old_vals = old_custom.get(name, [])
-            if old_vals == new_vals:
-                continue
-            d = defs[name]
-            db.session.execute(
-                delete(CustomFieldValue).where(
-                    CustomFieldValue.contact_id == contact.id, CustomFieldValue.field_id == d.id
-                )
-            )
-            col = value_column(d.type)
-            for v in new_vals:
-                db.session.add(CustomFieldValue(contact_id=contact.id, field_id=d.id, **{col: v}))
-            changes[f"custom.{name}"] = [old_vals or None, new_vals or None]
+    with db.session.no_autoflush:
+        for column, new in values.items():
+            if getattr(contact, column) != new:
+                old = _display(contact, column) if contact.id else None
+                setattr(contact, column, new)
+                changes[_field_name(column)] = [old, _display(contact, column)]
+        if contact.id is None:
+            contact.search_text = _search_text(contact)
+            db.session.add(contact)
+            db.session.flush()
+        if tags is not None:
+            _apply_tags(contact, tags, changes)
+        if custom_given:
+            _apply_custom(contact, custom, custom_given, changes)
     return changes
 
 
-def _after_change(contact: Contact, changes: dict, actor, via: str, action: str) -> None:
-    contact.updated_at = utcnow()
-    if SEARCH_FIELDS & set(changes) or action == "create":
-        company_name = None
-        if contact.company_id:
-            company_name = db.session.scalar(
-                select(Company.name).where(Company.id == contact.company_id)
+def _apply_tags(contact: Contact, tags: list[str], changes: dict) -> None:
+    old_tags = tag_names(contact.id)
+    if sorted(t.casefold() for t in old_tags) == sorted({t.casefold() for t in tags}):
+        return
+    db.session.execute(delete(ContactTag).where(ContactTag.contact_id == contact.id))
+    rows = get_or_create_tags(tags)
+    for tag in rows:
+        db.session.add(ContactTag(contact_id=contact.id, tag_id=tag.id))
+    changes["tags"] = [old_tags, sorted(t.name for t in rows)]
+
+
+def _apply_custom(
+    contact: Contact, custom: dict[str, list[Any]], given: set[str], changes: dict
+) -> None:
+    defs = {
+        d.name: d
+        for d in db.session.scalars(select(CustomField).where(CustomField.name.in_(list(given))))
+    }
+    old_custom = custom_values(contact.id)
+    for name in sorted(given):
+        new_vals = custom.get(name, [])
+        old_vals = old_custom.get(name, [])
+        if old_vals == new_vals:
+            continue
+        d = defs[name]
+        db.session.execute(
+            delete(CustomFieldValue).where(
+                CustomFieldValue.contact_id == contact.id, CustomFieldValue.field_id == d.id
             )
-        contact.search_text = contact_search_text(contact, company_name)
+        )
+        col = value_column(d.type)
+        for v in new_vals:
+            db.session.add(CustomFieldValue(contact_id=contact.id, field_id=d.id, **{col: v}))
+        changes[f"custom.{name}"] = [old_vals or None, new_vals or None]
+
+
+def _search_text(contact: Contact) -> str:
+    company_name = None
+    if contact.company_id:
+        company_name = db.session.scalar(
+            select(Company.name).where(Company.id == contact.company_id)
+        )
+    return contact_search_text(contact, company_name)
+
+
+def _after_change(contact: Contact, changes: dict, actor, via: str, action: str) -> None:
+    if action == "update":
+        contact.version += 1
+        contact.updated_at = utcnow()
+        if SEARCH_FIELDS & set(changes):
+            contact.search_text = _search_text(contact)
     db.session.flush()
     audit.record(action, "contact", contact.id, changes, actor=actor, via=via)
     if action == "update":
