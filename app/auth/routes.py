@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import audit
 from app.auth import bp
 from app.auth.models import User
-from app.auth.permissions import public
+from app.auth.permissions import public, require
 from app.extensions import db, limiter, login_manager
 from app.timeutil import utcnow
 
@@ -60,3 +60,39 @@ def logout():
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@require("read")
+def account():
+    """The logged-in user's own name, language and password."""
+    user = current_user
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()[:200]
+        locale = request.form.get("locale", "")
+        new_password = request.form.get("new_password", "")
+        if locale not in ("", "en", "fr"):
+            errors["locale"] = _("Choose English or French.")
+        if new_password:
+            if not user.check_password(request.form.get("current_password", "")):
+                errors["current_password"] = _("This is not your current password.")
+            elif len(new_password) < 8:
+                errors["new_password"] = _("Use at least 8 characters.")
+        if not errors:
+            changes = {}
+            if name != (user.name or ""):
+                changes["name"] = [user.name, name]
+                user.name = name or None
+            if (locale or None) != user.locale:
+                changes["locale"] = [user.locale, locale or None]
+                user.locale = locale or None
+            if new_password:
+                user.set_password(new_password)
+                changes["password"] = ["***", "***"]
+            if changes:
+                audit.record("update", "user", user.id, changes, actor=user, via="web")
+                db.session.commit()
+            flash(_("Your account is saved."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", errors=errors), 422 if errors else 200

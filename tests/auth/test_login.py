@@ -28,3 +28,30 @@ def test_login_is_rate_limited(app, client, auth):
     limiter.reset()
     assert codes[0] == 401
     assert PASSWORD
+
+
+def test_account_changes_language_and_password(client, auth):
+    auth.login("viewer")
+    response = auth.post("/account", data={"name": "Vi", "locale": "fr"})
+    assert response.status_code == 302
+    assert "Contacts" in client.get("/contacts/").get_data(as_text=True)
+    page = client.get("/account").get_data(as_text=True)
+    assert "Mon compte" in page or "My account" in page  # French once translated
+    bad = auth.post(
+        "/account", data={"current_password": "wrong", "new_password": "new password 1"}
+    )
+    assert bad.status_code == 422
+    assert (
+        auth.post(
+            "/account",
+            data={"current_password": PASSWORD, "new_password": "new password 1", "locale": "en"},
+        ).status_code
+        == 302
+    )
+    auth.logout()
+    token = auth.csrf()
+    response = client.post(
+        "/login",
+        data={"email": "viewer@example.com", "password": "new password 1", "csrf_token": token},
+    )
+    assert response.status_code == 302
