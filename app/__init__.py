@@ -34,6 +34,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
+    # Let SQLAlchemy, not the driver, open transactions, so SAVEPOINTs nest properly.
+    dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
 
 
 def _select_locale() -> str:
@@ -43,6 +51,15 @@ def _select_locale() -> str:
     if user is not None and getattr(user, "locale", None):
         return user.locale
     return request.accept_languages.best_match(["en", "fr"]) or "en"
+
+
+def _register_cli(app: Flask) -> None:
+    """Expose the `kontor` sub-commands on app.cli too (for `flask` and the test runner)."""
+    from app.cli import main
+
+    for name, command in main.commands.items():
+        if name not in app.cli.commands:
+            app.cli.add_command(command, name)
 
 
 def create_app(config: Config | None = None, **overrides) -> Flask:
@@ -85,6 +102,7 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
 
     errors.register(app)
     templating.register(app)
+    _register_cli(app)
 
     @app.after_request
     def security_headers(response):

@@ -12,7 +12,10 @@ from app.extensions import db
 
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a field value (dates as ISO strings)."""
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        # Stored datetimes are naive UTC: say so (RFC 3339).
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)

@@ -92,7 +92,12 @@ def check_room(n_new: int) -> None:
         raise ContactLimitReached(limit, max(0, limit - count))
 
 
-def _resolve_ref(name: str, value: Any, errors: dict[str, str], contact: Contact | None):
+MAX_ID = 2**63 - 1
+
+
+def _resolve_ref(
+    name: str, value: Any, errors: dict[str, str], contact: Contact | None, actor, via
+):
     """Turn a reference value (id, email, name, {"id"/"name"}) into a row id."""
     if value is None or value == "":
         return None
@@ -101,7 +106,7 @@ def _resolve_ref(name: str, value: Any, errors: dict[str, str], contact: Contact
     ref = BY_NAME[name].extra["ref"]
     if ref == "company":
         if isinstance(value, int):
-            company = db.session.get(Company, value)
+            company = db.session.get(Company, value) if 0 < value <= MAX_ID else None
             if company is None:
                 errors[name] = N_("No such company.")
                 return None
@@ -117,12 +122,12 @@ def _resolve_ref(name: str, value: Any, errors: dict[str, str], contact: Contact
             company = Company(name=name_text)
             db.session.add(company)
             db.session.flush()
-            audit.record("create", "company", company.id, {"name": name_text})
+            audit.record("create", "company", company.id, {"name": name_text}, actor=actor, via=via)
         return company.id
     model = User if ref == "user" else Contact
     row = None
     if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        row = db.session.get(model, int(value))
+        row = db.session.get(model, int(value)) if 0 < int(value) <= MAX_ID else None
     elif isinstance(value, str):
         row = db.session.scalar(select(model).where(model.email == value.strip().lower()))
     if row is None:
@@ -135,7 +140,7 @@ def _resolve_ref(name: str, value: Any, errors: dict[str, str], contact: Contact
 
 
 def validate(
-    data: dict[str, Any], contact: Contact | None = None
+    data: dict[str, Any], contact: Contact | None = None, *, actor=None, via: str | None = None
 ) -> tuple[dict[str, Any], list[str] | None, dict[str, list[Any]]]:
     """Check every given field; return (standard values by column, tags, custom values).
 
@@ -162,7 +167,7 @@ def validate(
             errors[key] = exc.message
             continue
         if spec.type == "ref":
-            value = _resolve_ref(key, value, errors, contact)
+            value = _resolve_ref(key, value, errors, contact, actor, via)
         values[spec.db_column] = value
     tags = None
     if "tags" in data:
@@ -370,7 +375,7 @@ def create_contact(data: dict[str, Any], *, actor=None, via: str = "web") -> Con
     ContactLimitReached; the caller commits."""
     if "email" not in normalise_keys(data):
         raise ValidationFailed({"email": N_("An email address is required.")})
-    values, tags, custom = validate(data)
+    values, tags, custom = validate(data, actor=actor, via=via)
     existing = db.session.scalar(select(Contact.id).where(Contact.email == values["email"]))
     if existing:
         raise DuplicateEmail(values["email"], existing)
@@ -398,7 +403,7 @@ def update_contact(
     """
     if expected_version is not None and int(expected_version) != contact.version:
         raise VersionConflict(contact, current_values(contact, list(normalise_keys(data))))
-    values, tags, custom = validate(data, contact)
+    values, tags, custom = validate(data, contact, actor=actor, via=via)
     email = values.get("email")
     if email and email != contact.email:
         other = db.session.scalar(select(Contact.id).where(Contact.email == email))
