@@ -1,0 +1,691 @@
+"""/openapi.json: an OpenAPI 3.1 description of the API, built from the routes and the
+contact field registry so neither can drift from what the server does."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask, current_app, jsonify
+
+from app.api import bp
+from app.api.common import DEFAULT_LIMIT, MAX_BATCH, MAX_LIMIT
+from app.auth.permissions import public
+from app.companies.service import SPECS as COMPANY_FIELDS
+from app.contacts.fields import (
+    CONSENT_STATUSES,
+    EDITABLE,
+    FIELDS,
+    STATUSES,
+    FieldSpec,
+)
+from app.contacts.query import COLUMN_SORTS, DEFAULT_SORT, PARAMS
+from app.lists.models import SUBSCRIPTION_STATUSES
+
+API_VERSION = "1.0.0"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    out = dict(schema)
+    kind = out.get("type")
+    if isinstance(kind, str):
+        out["type"] = [kind, "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
+
+
+REF_INPUT = {
+    "company": {
+        "description": "Company name (created when new) or company id.",
+        "type": ["string", "integer", "null"],
+    },
+    "owner": {"description": "Owner: a user's email or id.", "type": ["string", "integer", "null"]},
+    "reports_to": {
+        "description": "A contact's email or id.",
+        "type": ["string", "integer", "null"],
+    },
+    "referred_by": {
+        "description": "A contact's email or id.",
+        "type": ["string", "integer", "null"],
+    },
+}
+
+
+def field_schema(spec: FieldSpec) -> dict[str, Any]:
+    """The JSON schema of one standard field's value (as the API reads and writes it)."""
+    t = spec.type
+    schema: dict[str, Any]
+    if t in ("text", "url"):
+        schema = {"type": "string"}
+        if spec.max_length:
+            schema["maxLength"] = spec.max_length
+        if t == "url":
+            schema["format"] = "uri"
+    elif t == "email":
+        schema = {"type": "string", "format": "email"}
+    elif t == "phone":
+        schema = {"type": "string", "description": "E.164, such as +33612345678."}
+    elif t == "country":
+        schema = {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166 alpha-2."}
+    elif t == "choice":
+        schema = {"type": "string", "enum": list(spec.choices or {})}
+    elif t == "date":
+        schema = {"type": "string", "format": "date"}
+    elif t == "datetime":
+        schema = {"type": "string", "format": "date-time", "description": "UTC."}
+    elif t == "int":
+        schema = {"type": "integer"}
+        if "min" in spec.extra:
+            schema["minimum"] = spec.extra["min"]
+        if "max" in spec.extra:
+            schema["maximum"] = spec.extra["max"]
+    elif t == "emails":
+        schema = {"type": "array", "items": {"type": "string", "format": "email"}}
+    elif t == "phones" or t == "topics":
+        schema = {"type": "array", "items": {"type": "string"}}
+    elif t == "ref":
+        return dict(REF_INPUT[spec.name], title=spec.label)
+    else:
+        schema = {}
+    schema["title"] = spec.label
+    return schema
+
+
+def contact_schema() -> dict[str, Any]:
+    """The Contact object as the API answers it (see app.contacts.related.contact_to_dict)."""
+    props: dict[str, Any] = {"id": {"type": "integer", "readOnly": True}}
+    for spec in FIELDS:
+        if spec.type == "ref":
+            continue
+        schema = field_schema(spec) if spec.name == "email" else _nullable(field_schema(spec))
+        if not spec.editable:
+            schema["readOnly"] = True
+        props[spec.name] = schema
+    props.update(
+        {
+            "company": {"type": ["string", "null"], "description": "Company name."},
+            "company_id": {"type": ["integer", "null"]},
+            "owner": {"type": ["string", "null"], "format": "email", "description": "Owner email."},
+            "owner_id": {"type": ["integer", "null"]},
+            "reports_to_id": {"type": ["integer", "null"]},
+            "referred_by_id": {"type": ["integer", "null"]},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "custom_fields": {
+                "type": "object",
+                "description": "Custom field values by field name (a list for multi-select).",
+                "additionalProperties": True,
+            },
+            "archived": {"type": "boolean"},
+            "archived_at": {"type": ["string", "null"], "format": "date-time", "readOnly": True},
+            "version": {
+                "type": "integer",
+                "readOnly": True,
+                "description": "Bumped by every save; send it back (or If-Match) to detect conflicts.",
+            },
+        }
+    )
+    return {"type": "object", "properties": props, "required": ["id", "email", "version"]}
+
+
+def contact_input_schema() -> dict[str, Any]:
+    """What POST and PATCH accept: editable fields (null clears), tags, custom fields."""
+    props: dict[str, Any] = {}
+    for spec in EDITABLE:
+        schema = field_schema(spec)
+        props[spec.name] = schema if spec.type == "ref" else _nullable(schema)
+    props["tags"] = {
+        "type": ["array", "null"],
+        "items": {"type": "string", "maxLength": 100},
+        "description": "The contact's whole set of tags (replaces them).",
+    }
+    props["custom_fields"] = {
+        "type": "object",
+        "description": "Values by custom field name; null clears one.",
+        "additionalProperties": True,
+    }
+    props["version"] = {
+        "type": "integer",
+        "description": "PATCH: the version you last read; a stale one is a 409.",
+    }
+    props["archived"] = {"type": "boolean", "description": "PATCH: archive or restore."}
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def company_schema(*, output: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    if output:
+        props["id"] = {"type": "integer", "readOnly": True}
+    for spec in COMPANY_FIELDS:
+        if spec.type == "ref":
+            props["owner"] = {
+                "type": ["string", "integer", "null"],
+                "description": "Owner: a user's email (or id when writing).",
+            }
+            continue
+        schema = field_schema(spec)
+        props[spec.name] = schema if spec.name == "name" else _nullable(schema)
+    if output:
+        props.update(
+            {
+                "owner_id": {"type": ["integer", "null"]},
+                "contact_count": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "version": {"type": "integer"},
+            }
+        )
+        return {"type": "object", "properties": props, "required": ["id", "name"]}
+    props["version"] = {"type": "integer", "description": "PATCH: a stale one is a 409."}
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "data": {"type": "array", "items": _ref(item)},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last page.",
+            },
+        },
+        "required": ["data", "next_cursor"],
+    }
+
+
+def schemas() -> dict[str, Any]:
+    """Every component schema."""
+    contact_ids = {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 1,
+        "maxItems": MAX_BATCH,
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "properties": {"error": _ref("ErrorDetail")},
+            "required": ["error"],
+        },
+        "ErrorDetail": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "examples": ["invalid", "not_found"]},
+                "message": {"type": "string"},
+                "field": {"type": "string", "description": "The (first) field at fault."},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Every invalid field with its message (422).",
+                },
+                "current": {
+                    "type": "object",
+                    "description": "On a version conflict: the values saved meanwhile.",
+                },
+            },
+            "required": ["code", "message"],
+        },
+        "Contact": contact_schema(),
+        "ContactInput": contact_input_schema(),
+        "ContactPage": _page("Contact"),
+        "BatchInput": {
+            "type": "object",
+            "properties": {
+                "contacts": {
+                    "type": "array",
+                    "items": _ref("ContactInput"),
+                    "maxItems": MAX_BATCH,
+                }
+            },
+            "required": ["contacts"],
+        },
+        "BatchResult": {
+            "type": "object",
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "status": {"type": "string", "enum": ["created", "updated", "error"]},
+                            "id": {"type": ["integer", "null"]},
+                            "error": _ref("ErrorDetail"),
+                        },
+                        "required": ["index", "status", "id"],
+                    },
+                },
+                "created": {"type": "integer"},
+                "updated": {"type": "integer"},
+                "failed": {"type": "integer"},
+            },
+        },
+        "Company": company_schema(output=True),
+        "CompanyInput": company_schema(output=False),
+        "CompanyPage": _page("Company"),
+        "Tag": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string", "maxLength": 100},
+                "color": {"type": ["string", "null"], "maxLength": 20},
+                "contact_count": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "TagInput": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "maxLength": 100},
+                "color": {"type": ["string", "null"], "maxLength": 20},
+            },
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+        "TagPage": _page("Tag"),
+        "List": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string", "maxLength": 200},
+                "description": {"type": ["string", "null"]},
+                "member_count": {"type": "integer"},
+                "members_by_status": {
+                    "type": "object",
+                    "properties": {s: {"type": "integer"} for s in SUBSCRIPTION_STATUSES},
+                },
+                "created_by_id": {"type": ["integer", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "ListInput": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "maxLength": 200},
+                "description": {"type": ["string", "null"]},
+            },
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+        "ListPage": _page("List"),
+        "ListMember": {
+            "type": "object",
+            "properties": {
+                "contact_id": {"type": "integer"},
+                "status": {"type": "string", "enum": list(SUBSCRIPTION_STATUSES)},
+                "added_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "contact": _ref("Contact"),
+            },
+        },
+        "ListMemberPage": _page("ListMember"),
+        "MembersInput": {
+            "type": "object",
+            "properties": {
+                "contact_ids": contact_ids,
+                "status": {
+                    "type": "string",
+                    "enum": list(SUBSCRIPTION_STATUSES),
+                    "default": "subscribed",
+                },
+            },
+            "required": ["contact_ids"],
+            "additionalProperties": False,
+        },
+        "MembersRemoval": {
+            "type": "object",
+            "properties": {"contact_ids": contact_ids},
+            "required": ["contact_ids"],
+            "additionalProperties": False,
+        },
+        "MembersAdded": {
+            "type": "object",
+            "properties": {
+                "added": {"type": "integer"},
+                "updated": {"type": "integer"},
+                "unchanged": {"type": "integer"},
+            },
+        },
+        "MembersRemoved": {"type": "object", "properties": {"removed": {"type": "integer"}}},
+    }
+
+
+# --- operations ---------------------------------------------------------------
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json("Error", description)
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+READ_ERRORS = {
+    "400": _error("Unknown or invalid query argument."),
+    "401": _error("No valid token."),
+}
+WRITE_ERRORS = {
+    "400": _error("Malformed JSON."),
+    "401": _error("No valid token."),
+    "403": _error("The token's role cannot write (viewer)."),
+    "422": _error("Invalid field; `field` names it, `fields` lists them all."),
+}
+NOT_FOUND = {"404": _error("No such object.")}
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+PAGING = [
+    _query(
+        "limit",
+        f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    ),
+    _query("cursor", "The `next_cursor` of the previous page."),
+]
+
+_DATE = {"type": "string", "format": "date"}
+_MANY = "Several values: repeat the argument or separate with commas."
+CONTACT_FILTERS: dict[str, dict[str, Any]] = {
+    "q": _query("q", "Search names, emails and company (each word as a prefix)."),
+    "status": _query("status", f"Status. {_MANY}", {"type": "string", "enum": list(STATUSES)}),
+    "tag": _query("tag", f"Has every tag given (by name). {_MANY}"),
+    "company": _query("company", "Company id.", {"type": "integer"}),
+    "owner": _query("owner", "Owner user id, `me` or `none`."),
+    "source": _query("source", "Source, exactly."),
+    "score_min": _query("score_min", "Lead score at least.", {"type": "integer"}),
+    "score_max": _query("score_max", "Lead score at most.", {"type": "integer"}),
+    "consent": _query(
+        "consent", f"Consent status. {_MANY}", {"type": "string", "enum": list(CONSENT_STATUSES)}
+    ),
+    "created_from": _query("created_from", "Created on or after (UTC day).", _DATE),
+    "created_to": _query("created_to", "Created on or before (UTC day).", _DATE),
+    "contacted_from": _query("contacted_from", "Last contacted on or after.", _DATE),
+    "contacted_to": _query("contacted_to", "Last contacted on or before.", _DATE),
+    "activity_from": _query("activity_from", "Last activity on or after.", _DATE),
+    "activity_to": _query("activity_to", "Last activity on or before.", _DATE),
+    "list": _query("list", "Member of this list id.", {"type": "integer"}),
+    "archived": _query(
+        "archived",
+        "Archived contacts: hidden by default, `include` or `only`.",
+        {"type": "string", "enum": ["hide", "include", "only"]},
+    ),
+    "id": _query("id", f"Only these contact ids. {_MANY}"),
+    "sort": _query(
+        "sort",
+        f"Sort field, `-` first for descending (default `{DEFAULT_SORT}`); also `cf.<name>`.",
+        {
+            "type": "string",
+            "examples": [f"{p}{k}" for k in COLUMN_SORTS for p in ("", "-")],
+        },
+    ),
+}
+CUSTOM_FILTERS = (
+    "Custom fields filter as `cf.<name>=value` (text, select, boolean; repeat for any of), "
+    "`cf.<name>.min` / `.max` (number) and `cf.<name>.from` / `.to` (date). "
+    "An unknown argument or an invalid value is a 400 naming it."
+)
+
+
+def contact_filters() -> list[dict[str, Any]]:
+    """The list's query parameters: every argument the contact query accepts."""
+    out = []
+    for name in sorted(PARAMS - {"cols"}, key=lambda n: (n in ("limit", "cursor"), n)):
+        if name in ("limit", "cursor"):
+            continue
+        out.append(CONTACT_FILTERS.get(name) or _query(name, name))
+    return out + PAGING
+
+
+def operations() -> dict[str, dict[str, Any]]:
+    """The OpenAPI operation of each API endpoint, by Flask endpoint name."""
+    contact = _json("Contact", "The contact.")
+    return {
+        "api.contacts_list": {
+            "tags": ["contacts"],
+            "description": CUSTOM_FILTERS,
+            "parameters": contact_filters(),
+            "responses": {"200": _json("ContactPage", "A page of contacts."), **READ_ERRORS},
+        },
+        "api.contacts_upsert": {
+            "tags": ["contacts"],
+            "description": "Upsert by email (required): a new email creates the contact, "
+            "a known one updates the fields given (null clears, missing leaves).",
+            "requestBody": _body("ContactInput"),
+            "responses": {
+                "200": _json("Contact", "Updated."),
+                "201": _json("Contact", "Created."),
+                **WRITE_ERRORS,
+                "403": _error("Viewer role, or the contact limit is reached (`limit_reached`)."),
+            },
+        },
+        "api.contacts_batch": {
+            "tags": ["contacts"],
+            "description": f"Up to {MAX_BATCH} upserts; one bad item does not stop the others.",
+            "requestBody": _body("BatchInput"),
+            "responses": {
+                "200": _json("BatchResult", "One result per item, in order."),
+                **WRITE_ERRORS,
+                "413": _error(f"More than {MAX_BATCH} items."),
+            },
+        },
+        "api.contacts_get": {
+            "tags": ["contacts"],
+            "responses": {"200": contact, **READ_ERRORS, **NOT_FOUND},
+        },
+        "api.contacts_patch": {
+            "tags": ["contacts"],
+            "parameters": [
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "The version (ETag) you last read; a stale one is a 409.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "requestBody": _body("ContactInput"),
+            "responses": {
+                "200": contact,
+                **WRITE_ERRORS,
+                **NOT_FOUND,
+                "409": _error("Changed since you read it (`current` holds the saved values)."),
+            },
+        },
+        "api.contacts_delete": {
+            "tags": ["contacts"],
+            "responses": {"204": {"description": "Deleted."}, **WRITE_ERRORS, **NOT_FOUND},
+        },
+        "api.companies_list": {
+            "tags": ["companies"],
+            "parameters": [_query("q", "Name or domain contains."), *PAGING],
+            "responses": {"200": _json("CompanyPage", "A page of companies."), **READ_ERRORS},
+        },
+        "api.companies_create": {
+            "tags": ["companies"],
+            "requestBody": _body("CompanyInput"),
+            "responses": {"201": _json("Company", "Created."), **WRITE_ERRORS},
+        },
+        "api.companies_get": {
+            "tags": ["companies"],
+            "responses": {"200": _json("Company", "The company."), **READ_ERRORS, **NOT_FOUND},
+        },
+        "api.companies_patch": {
+            "tags": ["companies"],
+            "requestBody": _body("CompanyInput"),
+            "responses": {
+                "200": _json("Company", "Saved."),
+                **WRITE_ERRORS,
+                **NOT_FOUND,
+                "409": _error("Stale version."),
+            },
+        },
+        "api.companies_delete": {
+            "tags": ["companies"],
+            "responses": {"204": {"description": "Deleted."}, **WRITE_ERRORS, **NOT_FOUND},
+        },
+        "api.tags_list": {
+            "tags": ["tags"],
+            "parameters": PAGING,
+            "responses": {"200": _json("TagPage", "A page of tags."), **READ_ERRORS},
+        },
+        "api.tags_create": {
+            "tags": ["tags"],
+            "requestBody": _body("TagInput"),
+            "responses": {
+                "201": _json("Tag", "Created."),
+                **WRITE_ERRORS,
+                "409": _error("The tag exists."),
+            },
+        },
+        "api.tags_delete": {
+            "tags": ["tags"],
+            "responses": {"204": {"description": "Deleted."}, **WRITE_ERRORS, **NOT_FOUND},
+        },
+        "api.lists_list": {
+            "tags": ["lists"],
+            "parameters": PAGING,
+            "responses": {"200": _json("ListPage", "A page of lists."), **READ_ERRORS},
+        },
+        "api.lists_create": {
+            "tags": ["lists"],
+            "requestBody": _body("ListInput"),
+            "responses": {
+                "201": _json("List", "Created."),
+                **WRITE_ERRORS,
+                "409": _error("The name is in use."),
+            },
+        },
+        "api.lists_get": {
+            "tags": ["lists"],
+            "responses": {"200": _json("List", "The list."), **READ_ERRORS, **NOT_FOUND},
+        },
+        "api.lists_delete": {
+            "tags": ["lists"],
+            "responses": {"204": {"description": "Deleted."}, **WRITE_ERRORS, **NOT_FOUND},
+        },
+        "api.lists_members": {
+            "tags": ["lists"],
+            "parameters": [
+                _query(
+                    "status",
+                    "Only members with this status.",
+                    {"type": "string", "enum": list(SUBSCRIPTION_STATUSES)},
+                ),
+                *PAGING,
+            ],
+            "responses": {
+                "200": _json("ListMemberPage", "A page of members."),
+                **READ_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.lists_add_members": {
+            "tags": ["lists"],
+            "requestBody": _body("MembersInput"),
+            "responses": {
+                "200": _json("MembersAdded", "Counts of what changed."),
+                **WRITE_ERRORS,
+                **NOT_FOUND,
+                "413": _error(f"More than {MAX_BATCH} ids."),
+            },
+        },
+        "api.lists_remove_members": {
+            "tags": ["lists"],
+            "requestBody": _body("MembersRemoval"),
+            "responses": {
+                "200": _json("MembersRemoved", "How many were removed."),
+                **WRITE_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.openapi": {
+            "tags": ["meta"],
+            "security": [],
+            "responses": {"200": {"description": "This document."}},
+        },
+    }
+
+
+_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def openapi_path(rule: str) -> str:
+    """/api/v1/contacts/<int:contact_id> -> /api/v1/contacts/{contact_id}"""
+    return _ARG.sub(r"{\2}", rule)
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of the API routes of `app`.
+
+    Paths come from the URL map and summaries from the views' docstrings; an
+    endpoint without an entry in `operations()` is left out (a test catches it).
+    """
+    ops = operations()
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.endpoint.startswith("api.") or rule.endpoint not in ops:
+            continue
+        view = app.view_functions[rule.endpoint]
+        doc = (view.__doc__ or "").strip().splitlines()
+        op = {"operationId": rule.endpoint.removeprefix("api."), "summary": doc[0] if doc else ""}
+        op.update(ops[rule.endpoint])
+        converters = {name: conv for conv, name in _ARG.findall(rule.rule)}
+        path_params = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer" if converters.get(name) == "int" else "string"},
+            }
+            for name in sorted(rule.arguments)
+        ]
+        if path_params:
+            op["parameters"] = path_params + op.get("parameters", [])
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kontor API",
+            "version": API_VERSION,
+            "description": "Contacts, companies, tags and lists of a Kontor instance. "
+            "Send `Authorization: Bearer <token>` (create one with `kontor tokens create "
+            "EMAIL`). Viewers read; members and admins also write. Lists answer "
+            '`{"data": [...], "next_cursor": ...}`; errors answer '
+            '`{"error": {"code", "message", "field"}}`.',
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "tags": [{"name": n} for n in ("contacts", "companies", "tags", "lists", "meta")],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas(),
+        },
+    }
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    """This API's OpenAPI 3.1 description (no token needed)."""
+    return jsonify(document(current_app))
