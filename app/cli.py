@@ -58,7 +58,10 @@ def run_command(host: str, port: int, debug: bool) -> None:
     """Serve Kontor (development server; use gunicorn in production)."""
     app = current_app._get_current_object()
     click.echo(f"Kontor is running on http://{host}:{port}/  (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+    # app.run() refuses to start inside a `flask`-style CLI command (FLASK_RUN_FROM_CLI).
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_reloader=False, use_debugger=debug, threaded=True)
 
 
 @main.command("setup")

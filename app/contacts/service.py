@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 
 from app import audit
 from app.auth.models import User
@@ -431,7 +431,22 @@ def upsert_contact(data: dict[str, Any], *, actor=None, via: str = "api") -> tup
 
 
 def refresh_search_text_for_company(company_id: int) -> None:
-    """Re-index the contacts of a company after its name changed."""
+    """Re-index the contacts of a company after its name changed.
+
+    A plain UPDATE of search_text: the contacts' own fields did not change, so
+    their versions (and anyone's open edit form) stay valid.
+    """
     company = db.session.get(Company, company_id)
-    for contact in db.session.scalars(select(Contact).where(Contact.company_id == company_id)):
-        contact.search_text = contact_search_text(contact, company.name if company else None)
+    db.session.flush()
+    rows = db.session.scalars(select(Contact).where(Contact.company_id == company_id)).all()
+    params = [
+        {"cid": c.id, "st": contact_search_text(c, company.name if company else None)} for c in rows
+    ]
+    if params:
+        table = Contact.__table__
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("cid")).values(search_text=bindparam("st")),
+            params,
+        )
+        for c in rows:
+            db.session.expire(c, ["search_text"])
