@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_babel import gettext as _
 
 from app.contacts.fields import BY_NAME, GROUPS, country_name
@@ -52,8 +52,23 @@ def display(value: Any, field: str | None = None) -> str:
     return str(value)
 
 
+def tr(message: Any) -> str:
+    """Translate a message that may carry data (a Message, a label, a notice).
+
+    Unlike `_()` in a template, the result is a plain string, so Jinja escapes it:
+    use `{{ value|tr }}` for anything that is not a literal.
+    """
+    if message is None:
+        return ""
+    template = getattr(message, "template", None)
+    if template is not None:
+        return str(gettext(template, **message.params))
+    return str(gettext(str(message)))
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["display"] = display
+    app.jinja_env.filters["tr"] = tr
     app.jinja_env.globals.update(
         url_with=url_with,
         query_url=query_url,

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
+from app.i18n import N_
 from app.timeutil import utcnow
 
 ROLES = ("admin", "member", "viewer")
+ROLE_LABELS = {"admin": N_("Admin"), "member": N_("Member"), "viewer": N_("Viewer")}
 
 
 class User(UserMixin, db.Model):

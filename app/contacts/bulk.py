@@ -36,7 +36,7 @@ from app.contacts.fields import STATUSES
 from app.contacts.models import Contact, ContactTag, Tag
 from app.contacts.service import get_or_create_tags
 from app.extensions import db
-from app.i18n import N_
+from app.i18n import N_, Message
 from app.lists.models import ContactList, ListMembership
 from app.timeline.models import Activity
 from app.timeutil import utcnow
@@ -247,7 +247,7 @@ def change_status(target: Target, status: str, *, actor: Any = None, via: str = 
     """Set the status of contacts; returns how many changed."""
     if status not in STATUSES:
         raise BulkError(
-            "status", N_("Choose one of: %(choices)s.") % {"choices": ", ".join(STATUSES)}
+            "status", Message(N_("Choose one of: %(choices)s."), choices=", ".join(STATUSES))
         )
     now = utcnow()
     olds = list(

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from app.contacts.fields import FieldError, parse_date
-from app.i18n import N_
+from app.i18n import N_, Message
 
 TRUE = {"1", "true", "yes", "y", "on", "oui", "vrai", "x"}
 FALSE = {"0", "false", "no", "n", "off", "non", "faux", ""}
@@ -30,7 +30,7 @@ def clean_custom(name: str, type_: str, options: list | None, value: Any) -> lis
     if type_ == "text":
         text = str(value).strip()
         if len(text) > 1000:
-            raise FieldError(key, N_("Too long (at most %(n)s characters).") % {"n": 1000})
+            raise FieldError(key, Message(N_("Too long (at most %(n)s characters)."), n=1000))
         return [text]
     if type_ == "number":
         if isinstance(value, bool):
@@ -63,7 +63,8 @@ def clean_custom(name: str, type_: str, options: list | None, value: Any) -> lis
         for item in items:
             if item.casefold() not in allowed:
                 raise FieldError(
-                    key, N_("Choose one of: %(choices)s.") % {"choices": ", ".join(options or [])}
+                    key,
+                    Message(N_("Choose one of: %(choices)s."), choices=", ".join(options or [])),
                 )
             out.append(allowed[item.casefold()])
         return list(dict.fromkeys(out))

@@ -12,7 +12,7 @@ import phonenumbers
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
-from app.i18n import N_
+from app.i18n import N_, Message
 
 STATUSES = {
     "active": N_("Active"),
@@ -233,7 +233,9 @@ def clean_email(value: str, field_name: str = "email") -> str:
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise FieldError(field_name, str(exc)) from None
+        raise FieldError(
+            field_name, Message(N_("Not a valid email address (%(reason)s)."), reason=str(exc))
+        ) from None
     return result.normalized.lower()
 
 
@@ -324,7 +326,7 @@ def clean_value(spec: FieldSpec, value: Any, *, region: str | None = None) -> An
         text = str(value).strip()
         if spec.max_length and len(text) > spec.max_length:
             raise FieldError(
-                name, N_("Too long (at most %(n)s characters).") % {"n": spec.max_length}
+                name, Message(N_("Too long (at most %(n)s characters)."), n=spec.max_length)
             )
         if t == "url" and not _URL.match(text):
             if re.match(r"^[\w.-]+\.[a-z]{2,}(/\S*)?$", text, re.I):
@@ -367,7 +369,9 @@ def clean_value(spec: FieldSpec, value: Any, *, region: str | None = None) -> An
                 return by_label[candidate]
             if candidate.replace(" ", "_") in choices:
                 return candidate.replace(" ", "_")
-        raise FieldError(name, N_("Choose one of: %(choices)s.") % {"choices": ", ".join(choices)})
+        raise FieldError(
+            name, Message(N_("Choose one of: %(choices)s."), choices=", ".join(choices))
+        )
     if t == "int":
         try:
             number = int(str(value).strip()) if not isinstance(value, bool) else None
@@ -378,7 +382,7 @@ def clean_value(spec: FieldSpec, value: Any, *, region: str | None = None) -> An
         lo, hi = spec.extra.get("min"), spec.extra.get("max")
         if (lo is not None and number < lo) or (hi is not None and number > hi):
             raise FieldError(
-                name, N_("Enter a number from %(lo)s to %(hi)s.") % {"lo": lo, "hi": hi}
+                name, Message(N_("Enter a number from %(lo)s to %(hi)s."), lo=lo, hi=hi)
             )
         return number
     if t == "date":

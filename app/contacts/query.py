@@ -23,7 +23,7 @@ from app.contacts.custom import TRUE, value_column
 from app.contacts.fields import BY_NAME, CONSENT_STATUSES, STATUSES
 from app.contacts.models import Contact, ContactTag, CustomFieldValue, Tag
 from app.contacts.search import query_terms
-from app.i18n import N_
+from app.i18n import N_, Message
 from app.lists.models import ListMembership
 
 COLUMN_SORTS = tuple(f.name for f in BY_NAME.values() if f.sortable)
@@ -126,7 +126,7 @@ def parse_args(
 
     def bad(key: str, value: str) -> None:
         notices.append(
-            N_('Ignored "%(key)s": "%(value)s" is not valid.') % {"key": key, "value": value}
+            Message(N_('Ignored "%(key)s": "%(value)s" is not valid.'), key=key, value=value)
         )
 
     def as_int(key: str) -> int | None:
@@ -156,7 +156,7 @@ def parse_args(
             name, _, op = key[3:].partition(".")
             if name in by_name:
                 continue
-        notices.append(N_('Ignored unknown filter "%(key)s".') % {"key": key})
+        notices.append(Message(N_('Ignored unknown filter "%(key)s".'), key=key))
 
     cq.q = _one(args, "q")[:200]
     for s in _many(args, "status"):
@@ -209,7 +209,7 @@ def parse_args(
     if key in COLUMN_SORTS or sortable_custom:
         cq.sort = sort
     else:
-        notices.append(N_('Ignored unknown sort "%(key)s".') % {"key": sort})
+        notices.append(Message(N_('Ignored unknown sort "%(key)s".'), key=sort))
     cq.cursor = _one(args, "cursor") or None
     limit = as_int("limit")
     if limit is not None:

@@ -25,7 +25,7 @@ from app.contacts.fields import (
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
 from app.contacts.search import contact_search_text
 from app.extensions import db
-from app.i18n import N_
+from app.i18n import N_, Message
 from app.timeline.models import Activity
 from app.timeutil import utcnow
 
@@ -113,7 +113,7 @@ def _resolve_ref(
             return company.id
         name_text = str(value).strip()
         if len(name_text) > 300:
-            errors[name] = N_("Too long (at most %(n)s characters).") % {"n": 300}
+            errors[name] = Message(N_("Too long (at most %(n)s characters)."), n=300)
             return None
         company = db.session.scalar(
             select(Company).where(func.lower(Company.name) == name_text.lower()).limit(1)

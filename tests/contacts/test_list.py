@@ -207,7 +207,7 @@ def test_column_chooser_is_in_the_url_and_remembered(client, auth, make_contact,
     assert "cols=name%2Cjob_title%2Ccf.size" in html
     # Unknown columns are ignored with a notice.
     odd = client.get("/contacts/?cols=name,email,shoe_size").data.decode()
-    assert 'Ignored unknown column "shoe_size"' in odd
+    assert "Ignored unknown column &#34;shoe_size&#34;" in odd
 
 
 def test_unknown_filters_and_sorts_are_ignored_with_a_notice(client, auth, make_contact):
@@ -216,10 +216,7 @@ def test_unknown_filters_and_sorts_are_ignored_with_a_notice(client, auth, make_
     response = client.get("/contacts/?colour=blue&sort=shoe_size&status=asleep&score_min=high")
     assert response.status_code == 200
     html = response.data.decode()
-    assert (
-        "Ignored unknown filter &#34;colour&#34;" in html
-        or 'Ignored unknown filter "colour"' in html
-    )
+    assert "Ignored unknown filter &#34;colour&#34;" in html
     assert "shoe_size" in html and "asleep" in html
     assert sorted(row_ids(html)) == sorted(ids.values())
     fragment = htmx(client, "/contacts/?cf.nothing=1&cursor=garbage")
@@ -259,3 +256,10 @@ def test_html_in_fields_shows_as_text(client, auth, make_contact):
         assert "&lt;script&gt;" in html
     search = htmx(client, "/contacts/?q=" + evil).data.decode()
     assert "<script>alert" not in search
+
+
+def test_notices_escape_what_the_url_carried(client, auth, make_contact):
+    auth.login("viewer")
+    html = client.get("/contacts/?%3Cscript%3Ealert(1)%3C%2Fscript%3E=1").data.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
