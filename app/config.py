@@ -40,6 +40,7 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         limit = os.environ.get("KONTOR_CONTACT_LIMIT", "").strip()
         self.CONTACT_LIMIT = int(limit) if limit else None
+        self.PHONE_REGION = os.environ.get("KONTOR_PHONE_REGION", "").upper() or None
         self.LOGIN_RATE_LIMIT = os.environ.get("KONTOR_LOGIN_RATE_LIMIT", "10 per minute")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True

@@ -241,8 +241,16 @@ def clean_email(value: str, field_name: str = "email") -> str:
 
 def clean_phone(value: str, region: str | None, field_name: str = "phone") -> str:
     """A phone number parsed and returned in E.164 (+33612345678)."""
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not region and not text.startswith(("+", "00")):
+        raise FieldError(
+            field_name,
+            N_("Start the phone number with its country code, such as +33 6 12 34 56 78."),
+        )
     try:
-        parsed = phonenumbers.parse(value, region or None)
+        parsed = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException:
         raise FieldError(field_name, N_("Not a phone number.")) from None
     if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,7 +39,12 @@ class Contact(db.Model):
         Index("ix_contacts_source", "source"),
         Index("ix_contacts_country", "country"),
         Index("ix_contacts_consent_status", "consent_status"),
-        Index("ix_contacts_archived_at", "archived_at"),
+        Index(
+            "ix_contacts_archived_at",
+            "archived_at",
+            sqlite_where=text("archived_at IS NOT NULL"),
+            postgresql_where=text("archived_at IS NOT NULL"),
+        ),
         Index("ix_contacts_phone", "phone"),
         Index("ix_contacts_mobile_phone", "mobile_phone"),
         Index("ix_contacts_external_id", "external_id"),

@@ -79,3 +79,10 @@ def test_search_text_folds_accents_and_splits_emails():
 def test_query_terms_are_always_safe_words(text):
     for term in query_terms(text):
         assert term and all(ch.isalnum() for ch in term)
+
+
+def test_phone_without_country_code_asks_for_one():
+    with pytest.raises(FieldError) as err:
+        clean_value(BY_NAME["phone"], "06 12 34 56 78")
+    assert "country code" in err.value.message
+    assert clean_value(BY_NAME["phone"], "0033 6 12 34 56 78") == "+33612345678"
