@@ -20,12 +20,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d app/translations || true
+	$(BIN)/pybabel compile -d app/translations >/dev/null
 	$(BIN)/kontor setup
 	$(BIN)/kontor run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
-	$(BIN)/pybabel compile -q -d app/translations || true
+	$(BIN)/pybabel compile -d app/translations >/dev/null
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
