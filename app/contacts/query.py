@@ -11,11 +11,22 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal_column, select, text, tuple_
+from sqlalchemy import (
+    and_,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -28,6 +39,9 @@ from app.lists.models import ListMembership
 
 COLUMN_SORTS = tuple(f.name for f in BY_NAME.values() if f.sortable)
 DEFAULT_SORT = "-created_at"
+# A search lists newest matches first by id: the search index yields matches in
+# that order, so a page stops after a page however common the words are.
+SEARCH_SORT = "-id"
 MAX_LIMIT = 500
 PARAMS = {
     "q", "status", "tag", "company", "owner", "source", "score_min", "score_max", "consent",
@@ -201,12 +215,12 @@ def parse_args(
             bad(key, vals[-1])
         else:
             cq.custom.append(parsed)
-    sort = _one(args, "sort") or DEFAULT_SORT
+    sort = _one(args, "sort") or (SEARCH_SORT if query_terms(cq.q) else DEFAULT_SORT)
     key = sort.lstrip("-")
     sortable_custom = key.startswith("cf.") and key[3:] in by_name and by_name[key[3:]].type in (
         "text", "number", "date", "boolean", "select",
     )  # fmt: skip
-    if key in COLUMN_SORTS or sortable_custom:
+    if key in COLUMN_SORTS or key == "id" or sortable_custom:
         cq.sort = sort
     else:
         notices.append(Message(N_('Ignored unknown sort "%(key)s".'), key=sort))
@@ -236,31 +250,114 @@ def _start(d: date) -> datetime:
     return datetime.combine(d, time.min)
 
 
+def _fts_expression(terms: list[str]) -> str:
+    return " ".join(f'"{t}"*' for t in terms)
+
+
 def _fts_match(dialect: str, terms: list[str]) -> ColumnElement:
     if dialect == "postgresql":
         tsquery = " & ".join(f"{t}:*" for t in terms)
         return func.to_tsvector(literal_column("'simple'::regconfig"), Contact.search_text).op(
             "@@"
         )(func.to_tsquery(literal_column("'simple'::regconfig"), tsquery))
-    match = " ".join(f'"{t}"*' for t in terms)
+    match = _fts_expression(terms)
     sub = text("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :fts").bindparams(fts=match)
     return Contact.id.in_(sub)
 
 
-def where_clauses(cq: ContactQuery, dialect: str) -> list[ColumnElement]:
-    """The WHERE conditions of a query, for any select over Contact."""
+# Filters on indexed contact columns. On SQLite, one that matches many contacts is
+# written as `+column`, a plain row filter: the planner then walks the sort index and
+# stops after a page, instead of collecting every match through the filter's index
+# and sorting them all (SQLite has no statistics to tell the two plans apart).
+INDEXED_FILTERS = (
+    "status", "consent_status", "source", "owner_id", "lead_score",
+    "created_at", "last_contacted_at", "last_activity_at",
+)  # fmt: skip
+BROAD = 5000
+
+
+def _column(name: str, plain: frozenset[str]):
+    column = getattr(Contact, name)
+    return literal_column(f"+contacts.{name}", column.type) if name in plain else column
+
+
+def _column_conditions(
+    cq: ContactQuery, plain: frozenset[str] = frozenset()
+) -> dict[str, list[ColumnElement]]:
+    """The query's conditions on indexed contact columns, by column."""
+    out: dict[str, list[ColumnElement]] = {}
+
+    def add(name: str, condition: ColumnElement) -> None:
+        out.setdefault(name, []).append(condition)
+
+    if cq.statuses:
+        add("status", _column("status", plain).in_(cq.statuses))
+    if cq.owner == "none":
+        add("owner_id", _column("owner_id", plain).is_(None))
+    elif cq.owner is not None:
+        add("owner_id", _column("owner_id", plain) == cq.owner)
+    if cq.source:
+        add("source", _column("source", plain) == cq.source)
+    if cq.score_min is not None:
+        add("lead_score", _column("lead_score", plain) >= cq.score_min)
+    if cq.score_max is not None:
+        add("lead_score", _column("lead_score", plain) <= cq.score_max)
+    if cq.consent:
+        add("consent_status", _column("consent_status", plain).in_(cq.consent))
+    for prefix, (lo, hi) in cq.dates.items():
+        name = DATE_RANGES[prefix]
+        if lo:
+            add(name, _column(name, plain) >= _start(lo))
+        if hi:
+            add(name, _column(name, plain) < _start(hi + timedelta(days=1)))
+    return out
+
+
+def broad_filters(
+    session: Session, cq: ContactQuery, sort_column: str | None
+) -> tuple[frozenset[str], bool]:
+    """SQLite: the filtered columns (other than the sort's) whose filter matches more
+    than BROAD contacts, and whether another filtered column is narrower than that.
+    Each probe stops counting at BROAD, through the column's own index."""
+    broad, narrow = set(), False
+    for name, conditions in _column_conditions(cq).items():
+        if name == sort_column:
+            continue
+        probe = select(literal_column("1")).select_from(Contact).where(*conditions).limit(BROAD + 1)
+        if session.scalar(select(func.count()).select_from(probe.subquery())) > BROAD:
+            broad.add(name)
+        else:
+            narrow = True
+    return frozenset(broad), narrow
+
+
+def where_clauses(
+    cq: ContactQuery,
+    dialect: str,
+    *,
+    plain: frozenset[str] = frozenset(),
+    fts_join: bool = False,
+) -> list[ColumnElement]:
+    """The WHERE conditions of a query, for any select over Contact.
+
+    `plain` (SQLite) names columns whose index the planner must not use (see
+    broad_filters). With `fts_join` the caller joins the search table itself and
+    the search condition is left out.
+    """
+    if dialect != "sqlite":
+        plain = frozenset()
     w: list[ColumnElement] = []
     if cq.archived == "hide":
         w.append(Contact.archived_at.is_(None))
     elif cq.archived == "only":
         w.append(Contact.archived_at.is_not(None))
     terms = query_terms(cq.q)
-    if terms:
+    if terms and not fts_join:
         w.append(_fts_match(dialect, terms))
     if cq.ids:
         w.append(Contact.id.in_(cq.ids))
-    if cq.statuses:
-        w.append(Contact.status.in_(cq.statuses))
+    for conditions in _column_conditions(cq, plain).values():
+        w.extend(conditions)
     for name in cq.tags:
         w.append(
             exists(
@@ -272,24 +369,6 @@ def where_clauses(cq: ContactQuery, dialect: str) -> list[ColumnElement]:
         )
     if cq.company_id is not None:
         w.append(Contact.company_id == cq.company_id)
-    if cq.owner == "none":
-        w.append(Contact.owner_id.is_(None))
-    elif cq.owner is not None:
-        w.append(Contact.owner_id == cq.owner)
-    if cq.source:
-        w.append(Contact.source == cq.source)
-    if cq.score_min is not None:
-        w.append(Contact.lead_score >= cq.score_min)
-    if cq.score_max is not None:
-        w.append(Contact.lead_score <= cq.score_max)
-    if cq.consent:
-        w.append(Contact.consent_status.in_(cq.consent))
-    for prefix, (lo, hi) in cq.dates.items():
-        col = getattr(Contact, DATE_RANGES[prefix])
-        if lo:
-            w.append(col >= _start(lo))
-        if hi:
-            w.append(col < _start(hi + timedelta(days=1)))
     if cq.list_id is not None:
         w.append(
             exists(
@@ -329,6 +408,8 @@ class _SortPlan:
 
 def _sort_plan(cq: ContactQuery, custom_fields: Sequence[CustomFieldInfo]) -> _SortPlan:
     key = cq.sort_key
+    if key == "id":
+        return _SortPlan(Contact.id, None, false(), "number")
     if key.startswith("cf."):
         info = next(c for c in custom_fields if c.name == key[3:])
         v = aliased(CustomFieldValue)
@@ -391,11 +472,27 @@ def fetch_page(
     custom_fields: Sequence[CustomFieldInfo] = (),
 ) -> tuple[list[Contact], str | None]:
     """One page of contacts and the cursor of the next page (None on the last)."""
-    where = where_clauses(cq, _dialect(session))
+    dialect = _dialect(session)
     plan = _sort_plan(cq, custom_fields)
+    key = cq.sort_key
+    terms = query_terms(cq.q)
+    fts_join = dialect == "sqlite" and bool(terms) and key == "id"
+    sort_column = None if key.startswith("cf.") else "id" if key == "id" else BY_NAME[key].db_column
+    plain: frozenset[str] = frozenset()
+    if dialect == "sqlite" and sort_column and not (terms and not fts_join):
+        plain, narrow = broad_filters(session, cq, sort_column)
+        if narrow and plan.join is None:
+            # A narrow filter finds at most BROAD rows: sorting them beats walking the
+            # whole sort index, so keep the planner off that index.
+            plan = replace(plan, expr=_column(sort_column, frozenset({sort_column})))
+    where = where_clauses(cq, dialect, plain=plain, fts_join=fts_join)
     desc = cq.descending
     cursor = decode_cursor(cq.cursor, plan.kind) if cq.cursor else None
     limit = cq.limit
+    if key == "id":
+        return _fetch_by_id(
+            session, where, terms if fts_join else [], desc, cursor, limit, plan.expr
+        )
     rows: list[Contact] = []
     if cursor is None or cursor[0] == 0:
         stmt: Select = select(Contact, plan.expr)
@@ -403,9 +500,9 @@ def fetch_page(
             stmt = stmt.join(*plan.join)
         stmt = stmt.where(*where, plan.expr.is_not(None))
         if cursor is not None:
-            key = tuple_(plan.expr, Contact.id)
+            keyset = tuple_(plan.expr, Contact.id)
             after = tuple_(cursor[1], cursor[2])
-            stmt = stmt.where(key < after if desc else key > after)
+            stmt = stmt.where(keyset < after if desc else keyset > after)
         order = (plan.expr.desc(), Contact.id.desc()) if desc else (plan.expr, Contact.id)
         result = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
         if len(result) > limit:
@@ -419,7 +516,13 @@ def fetch_page(
     stmt = select(Contact).where(*where, plan.null_clause)
     if after_id is not None:
         stmt = stmt.where(Contact.id < after_id if desc else Contact.id > after_id)
-    stmt = stmt.order_by(Contact.id.desc() if desc else Contact.id).limit(remaining + 1)
+    # Ordering by (sort column, id) is the same order here (the column is NULL) and
+    # lets the database walk the (column, id) index instead of the whole table.
+    if plan.join is None:
+        order = (plan.expr.desc(), Contact.id.desc()) if desc else (plan.expr, Contact.id)
+    else:
+        order = (Contact.id.desc(),) if desc else (Contact.id,)
+    stmt = stmt.order_by(*order).limit(remaining + 1)
     nulls = list(session.scalars(stmt))
     if len(nulls) > remaining:
         nulls = nulls[:remaining]
@@ -428,10 +531,51 @@ def fetch_page(
     return rows + nulls, None
 
 
+def _fetch_by_id(
+    session: Session,
+    where: list[ColumnElement],
+    fts_terms: list[str],
+    desc: bool,
+    cursor: tuple[int, Any, int] | None,
+    limit: int,
+    order_col: ColumnElement,
+) -> tuple[list[Contact], str | None]:
+    """A page ordered by id; on SQLite a search walks the FTS index in rowid order."""
+    stmt: Select = select(Contact)
+    if fts_terms:
+        fts = table("contacts_fts", column("rowid"))
+        order_col = fts.c.rowid
+        stmt = stmt.join(fts, fts.c.rowid == Contact.id).where(
+            text("contacts_fts MATCH :fts").bindparams(fts=_fts_expression(fts_terms))
+        )
+    stmt = stmt.where(*where)
+    if cursor is not None and cursor[2] is not None:
+        stmt = stmt.where(order_col < cursor[2] if desc else order_col > cursor[2])
+    stmt = stmt.order_by(order_col.desc() if desc else order_col).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(0, rows[limit - 1].id, rows[limit - 1].id)
+    return rows, None
+
+
 def count(session: Session, cq: ContactQuery) -> int:
-    """How many contacts match the query's filters."""
-    stmt = select(func.count()).select_from(Contact).where(*where_clauses(cq, _dialect(session)))
-    return session.scalar(stmt) or 0
+    """How many contacts match the query's filters.
+
+    Hiding archived contacts is counted as "all matches minus archived matches":
+    the first count can use any index, the second the small partial index of
+    archived contacts, where `archived_at IS NULL` alone would read the whole table.
+    """
+    dialect = _dialect(session)
+    if cq.archived != "hide":
+        stmt = select(func.count()).select_from(Contact).where(*where_clauses(cq, dialect))
+        return session.scalar(stmt) or 0
+    with_archived = replace(cq, archived="include")
+    only_archived = replace(cq, archived="only")
+    total = select(func.count()).select_from(Contact).where(*where_clauses(with_archived, dialect))
+    archived = (
+        select(func.count()).select_from(Contact).where(*where_clauses(only_archived, dialect))
+    )
+    return (session.scalar(total) or 0) - (session.scalar(archived) or 0)
 
 
 def id_select(session: Session, cq: ContactQuery) -> Select:

@@ -111,3 +111,15 @@ def test_archived_are_hidden_unless_asked(people):
     infos = custom_field_infos(db.session)
     cq, _ = query.parse_args({"archived": ["include"]}, infos)
     assert query.count(db.session, cq) == len(PEOPLE)
+
+
+def test_a_search_lists_newest_first_and_pages_through_every_match(people):
+    emails, cursor, _, cq = run({"q": "example", "limit": "1"})
+    assert cq.sort == query.SEARCH_SORT and emails == ["nobody@example.com"]
+    seen = list(emails)
+    while cursor:
+        emails, cursor, _, _ = run({"q": "example", "limit": "1", "cursor": cursor})
+        seen.extend(emails)
+    assert seen == ["nobody@example.com", "anna@example.com"]
+    both = run({"q": "acme", "sort": "id", "status": "inactive"})[0]
+    assert both == ["f.dupont@acme.fr"]
