@@ -1,0 +1,65 @@
+"""`kontor bench NAME`: find bench/<name>.py and run its run() function.
+
+bench/ is a top-level folder of the repository, not part of the installed package,
+so a benchmark is loaded from its file path under the repository root.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from types import ModuleType
+from typing import Any
+
+import click
+
+from app import ROOT
+
+BENCH_DIR = ROOT / "bench"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def available() -> list[str]:
+    """Names of the benchmarks in bench/ (every module with a run() function)."""
+    if not BENCH_DIR.is_dir():
+        return []
+    return sorted(
+        path.stem
+        for path in BENCH_DIR.glob("*.py")
+        if _NAME.match(path.stem) and "def run(" in path.read_text(encoding="utf-8")
+    )
+
+
+def load(name: str) -> ModuleType:
+    """The module bench/<name>.py, imported from its path."""
+    path = BENCH_DIR / f"{name}.py"
+    if not _NAME.match(name) or not path.is_file():
+        known = ", ".join(available()) or "none"
+        raise click.ClickException(f'No benchmark named "{name}" (available: {known}).')
+    module_name = f"kontor_bench_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    if not callable(getattr(module, "run", None)):
+        raise click.ClickException(f"bench/{name}.py has no run() function.")
+    return module
+
+
+def run_benchmark(
+    name: str,
+    *,
+    as_json: bool = False,
+    contacts: int | None = None,
+    requests: int | None = None,
+) -> dict[str, Any]:
+    """Run one benchmark (it prints its figures) and return them; options left as None
+    keep the benchmark's own defaults."""
+    options = {"contacts": contacts, "requests": requests}
+    return load(name).run(as_json=as_json, **{k: v for k, v in options.items() if v is not None})
