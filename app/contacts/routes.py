@@ -51,6 +51,7 @@ from app.extensions import db
 from app.htmx import is_htmx, redirect, render, trigger
 from app.i18n import N_
 from app.lists.models import ContactList
+from app.templating import display
 from app.timeline.models import Activity
 
 KIND_LABELS = {
@@ -129,6 +130,7 @@ def _list_context(args: dict[str, list[str]]) -> dict[str, Any]:
         "fargs": {k: (v if isinstance(v, list) else [str(v)]) for k, v in state.items()},
         "notices": notices,
         "contacts": contacts,
+        "rows": _rows(contacts, cols, columns, rel),
         "rel": rel,
         "columns": columns,
         "cols": cols,
@@ -145,6 +147,34 @@ def _list_context(args: dict[str, list[str]]) -> dict[str, Any]:
         "lists": _lists(),
         "can_write": user.can("write"),
     }
+
+
+def _rows(contacts, cols: list[str], columns, rel) -> list[tuple[Any, str, list[tuple]]]:
+    """Each contact with its name and display-ready cells (css class, kind, value),
+    computed here once rather than cell by cell in the template."""
+    css = {key: "col-" + key.replace(".", "-") for key in cols}
+    out = []
+    for c in contacts:
+        cells = []
+        for key in cols:
+            kind = columns[key].kind
+            if kind == "company":
+                company = rel.companies.get(c.company_id)
+                value: Any = company.name if company else ""
+            elif kind == "owner":
+                owner = rel.owners.get(c.owner_id)
+                value = owner.display_name if owner else ""
+            elif kind == "tags":
+                value = rel.tags.get(c.id, [])
+            elif kind == "custom":
+                value = display(rel.custom.get(c.id, {}).get(key[3:]))
+            elif key == "status":
+                kind, value = "status", (c.status, display(c.status, "status"))
+            else:
+                value = display(getattr(c, key), key)
+            cells.append((css[key], kind, value))
+        out.append((c, c.full_name or c.email, cells))
+    return out
 
 
 def _count_args(state: dict[str, Any]) -> dict[str, Any]:
