@@ -44,14 +44,20 @@ def load_related(
     *,
     custom_fields: list[CustomFieldInfo] | None = None,
     with_refs: bool = False,
+    only: set[str] | None = None,
 ) -> Related:
-    """Batch-load companies, owners, tags and custom values of `contacts` (4-6 queries)."""
+    """Batch-load companies, owners, tags and custom values of `contacts` (4-6 queries).
+
+    `only` limits the work to what a page shows ("company", "owner", "tags", and
+    custom field names as "cf.<name>"); None loads everything.
+    """
     rel = Related()
     if not contacts:
         return rel
     ids = [c.id for c in contacts]
-    company_ids = {c.company_id for c in contacts if c.company_id}
-    owner_ids = {c.owner_id for c in contacts if c.owner_id}
+    wanted = (lambda key: True) if only is None else only.__contains__
+    company_ids = {c.company_id for c in contacts if c.company_id} if wanted("company") else set()
+    owner_ids = {c.owner_id for c in contacts if c.owner_id} if wanted("owner") else set()
     if company_ids:
         rel.companies = {
             c.id: c for c in session.scalars(select(Company).where(Company.id.in_(company_ids)))
@@ -59,16 +65,23 @@ def load_related(
     if owner_ids:
         rel.owners = {u.id: u for u in session.scalars(select(User).where(User.id.in_(owner_ids)))}
     tags: dict[int, list[str]] = defaultdict(list)
-    for contact_id, name in session.execute(
-        select(ContactTag.contact_id, Tag.name)
-        .join(Tag, Tag.id == ContactTag.tag_id)
-        .where(ContactTag.contact_id.in_(ids))
-        .order_by(Tag.name)
-    ):
+    tag_rows = (
+        ()
+        if not wanted("tags")
+        else session.execute(
+            select(ContactTag.contact_id, Tag.name)
+            .join(Tag, Tag.id == ContactTag.tag_id)
+            .where(ContactTag.contact_id.in_(ids))
+            .order_by(Tag.name)
+        )
+    )
+    for contact_id, name in tag_rows:
         tags[contact_id].append(name)
     rel.tags = dict(tags)
     if custom_fields is None:
         custom_fields = custom_field_infos(session)
+    if only is not None:
+        custom_fields = [f for f in custom_fields if f"cf.{f.name}" in only]
     if custom_fields:
         by_id = {f.id: f for f in custom_fields}
         raw: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))

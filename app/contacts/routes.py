@@ -117,7 +117,7 @@ def _list_context(args: dict[str, list[str]]) -> dict[str, Any]:
         session[COLS_KEY] = cols
     notices = [*notices, *(_('Ignored unknown column "%(key)s".', key=c) for c in unknown)]
     contacts, next_cursor = fetch_page(db.session, cq, infos)
-    rel = load_related(db.session, contacts, custom_fields=infos)
+    rel = load_related(db.session, contacts, custom_fields=infos, only=set(cols))
     state = listview.page_state(
         cq,
         cols=cols if requested is not None else None,
