@@ -1371,19 +1371,33 @@ def _load(
         "INSERT INTO contacts_fts(rowid, search_text) "
         "SELECT id, search_text FROM contacts WHERE id BETWEEN :lo AND :hi"
     )
+    automerge = None
+    if triggers and indexes:  # a first big load: merge the search index once, at the end
+        automerge = conn.exec_driver_sql(
+            "SELECT v FROM contacts_fts_config WHERE k = 'automerge'"
+        ).scalar()
+        conn.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts, rank) VALUES('automerge', 0)")
 
     def make() -> Iterator[_Chunk]:
         return _chunks(gen, plan, writers)
 
     parallel = n_contacts >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods()
+    analyzed = have
     for chunk in _in_child(make) if parallel else make():
         if chunk.companies:
             writers["companies"].write(chunk.companies)
+            if not sqlite:
+                conn.exec_driver_sql("ANALYZE companies")
         if chunk.contacts:
             writers["contacts"].write(chunk.contacts)
+            hi = plan.first_contact_id + chunk.done - 1
             if triggers:
-                lo, hi = chunk.contacts[0][0], chunk.contacts[-1][0]
-                conn.execute(fts_fill, {"lo": lo, "hi": hi})
+                conn.execute(fts_fill, {"lo": hi - len(chunk.contacts) + 1, "hi": hi})
+            if not sqlite and have + chunk.done >= 2 * analyzed:
+                # PostgreSQL plans the foreign key checks of the rows below from the
+                # table's statistics: stale ones (an empty table) mean a scan per row.
+                conn.exec_driver_sql("ANALYZE contacts")
+                analyzed = have + chunk.done
             writers["tags"].write(chunk.tags)
             writers["values"].write(chunk.values)
             writers["activities"].write(chunk.activities)
@@ -1397,6 +1411,13 @@ def _load(
             conn.exec_driver_sql(sql)
     for _, sql in triggers:
         conn.exec_driver_sql(sql)
+    if triggers and indexes:
+        say("merging the search index")
+        conn.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES('optimize')")
+        conn.execute(
+            text("INSERT INTO contacts_fts(contacts_fts, rank) VALUES('automerge', :n)"),
+            {"n": 4 if automerge is None else int(automerge)},  # 4: FTS5's default
+        )
     if not sqlite:
         for table in ("contacts", "companies"):
             conn.exec_driver_sql(
