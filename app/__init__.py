@@ -33,6 +33,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
+    cur.execute("PRAGMA mmap_size=2000000000")  # read pages through the OS cache, no copies
     cur.close()
     # Let SQLAlchemy, not the driver, open transactions, so SAVEPOINTs nest properly.
     dbapi_connection.isolation_level = None

@@ -37,7 +37,8 @@ class Config:
             "DATABASE_URL", f"sqlite:///{self.INSTANCE_DIR / 'kontor.db'}"
         )
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # LIFO: the most recently used connection (with a warm page cache) serves next.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_use_lifo": True}
         limit = os.environ.get("KONTOR_CONTACT_LIMIT", "").strip()
         self.CONTACT_LIMIT = int(limit) if limit else None
         self.PHONE_REGION = os.environ.get("KONTOR_PHONE_REGION", "").upper() or None

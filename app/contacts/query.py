@@ -254,7 +254,7 @@ def _fts_expression(terms: list[str]) -> str:
     return " ".join(f'"{t}"*' for t in terms)
 
 
-def _fts_match(dialect: str, terms: list[str]) -> ColumnElement:
+def _fts_match(dialect: str, terms: list[str], *, plain: bool = False) -> ColumnElement:
     if dialect == "postgresql":
         tsquery = " & ".join(f"{t}:*" for t in terms)
         return func.to_tsvector(literal_column("'simple'::regconfig"), Contact.search_text).op(
@@ -262,7 +262,19 @@ def _fts_match(dialect: str, terms: list[str]) -> ColumnElement:
         )(func.to_tsquery(literal_column("'simple'::regconfig"), tsquery))
     match = _fts_expression(terms)
     sub = text("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :fts").bindparams(fts=match)
-    return Contact.id.in_(sub)
+    # `+id` (a common search under another sort): build the match set once and walk
+    # the sort index, rather than look every match up and sort them all.
+    target = literal_column("+contacts.id", Contact.id.type) if plain else Contact.id
+    return target.in_(sub)
+
+
+def _search_is_broad(session: Session, terms: list[str]) -> bool:
+    """SQLite: whether a search matches more than BROAD contacts (stops counting there)."""
+    probe = text(
+        "SELECT count(*) FROM (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :fts "
+        "LIMIT :n)"
+    ).bindparams(fts=_fts_expression(terms), n=BROAD + 1)
+    return (session.scalar(probe) or 0) > BROAD
 
 
 # Filters on indexed contact columns. On SQLite, one that matches many contacts is
@@ -353,7 +365,7 @@ def where_clauses(
         w.append(Contact.archived_at.is_not(None))
     terms = query_terms(cq.q)
     if terms and not fts_join:
-        w.append(_fts_match(dialect, terms))
+        w.append(_fts_match(dialect, terms, plain="id" in plain))
     if cq.ids:
         w.append(Contact.id.in_(cq.ids))
     for conditions in _column_conditions(cq, plain).values():
@@ -479,7 +491,10 @@ def fetch_page(
     fts_join = dialect == "sqlite" and bool(terms) and key == "id"
     sort_column = None if key.startswith("cf.") else "id" if key == "id" else BY_NAME[key].db_column
     plain: frozenset[str] = frozenset()
-    if dialect == "sqlite" and sort_column and not (terms and not fts_join):
+    if dialect == "sqlite" and terms and not fts_join and sort_column:
+        if _search_is_broad(session, terms):
+            plain = frozenset({"id"})
+    elif dialect == "sqlite" and sort_column:
         plain, narrow = broad_filters(session, cq, sort_column)
         if narrow and plan.join is None:
             # A narrow filter finds at most BROAD rows: sorting them beats walking the

@@ -123,3 +123,17 @@ def test_a_search_lists_newest_first_and_pages_through_every_match(people):
     assert seen == ["nobody@example.com", "anna@example.com"]
     both = run({"q": "acme", "sort": "id", "status": "inactive"})[0]
     assert both == ["f.dupont@acme.fr"]
+
+
+def test_broad_filters_and_searches_give_the_same_pages(people, monkeypatch):
+    cases = [
+        {"q": "acme", "sort": "last_name"},
+        {"q": "example", "sort": "-lead_score"},
+        {"status": "active", "sort": "last_name"},
+        {"status": "active", "score_min": "10", "sort": "-created_at"},
+        {"consent": "unknown", "tag": "vip", "sort": "first_name"},
+    ]
+    expected = [run(case)[0] for case in cases]
+    monkeypatch.setattr(query, "BROAD", 0)  # every filter and search counts as broad
+    assert [run(case)[0] for case in cases] == expected
+    assert all(expected)
