@@ -349,6 +349,7 @@ def where_clauses(
     *,
     plain: frozenset[str] = frozenset(),
     fts_join: bool = False,
+    as_sets: bool = False,
 ) -> list[ColumnElement]:
     """The WHERE conditions of a query, for any select over Contact.
 
@@ -371,14 +372,15 @@ def where_clauses(
     for conditions in _column_conditions(cq, plain).values():
         w.extend(conditions)
     for name in cq.tags:
-        w.append(
-            exists(
-                select(literal_column("1"))
-                .select_from(ContactTag)
-                .join(Tag, Tag.id == ContactTag.tag_id)
-                .where(ContactTag.contact_id == Contact.id, Tag.key == name.casefold())
-            )
+        tagged = (
+            select(ContactTag.contact_id)
+            .join(Tag, Tag.id == ContactTag.tag_id)
+            .where(Tag.key == name.casefold())
         )
+        if as_sets:
+            w.append(Contact.id.in_(tagged))
+        else:
+            w.append(exists(tagged.where(ContactTag.contact_id == Contact.id)))
     if cq.company_id is not None:
         w.append(Contact.company_id == cq.company_id)
     if cq.list_id is not None:
@@ -390,11 +392,11 @@ def where_clauses(
             )
         )
     for cf in cq.custom:
-        w.append(_custom_clause(cf))
+        w.append(_custom_clause(cf, as_set=as_sets))
     return w
 
 
-def _custom_clause(cf: CustomFilter) -> ColumnElement:
+def _custom_clause(cf: CustomFilter, *, as_set: bool = False) -> ColumnElement:
     v = aliased(CustomFieldValue)
     col = getattr(v, value_column(cf.field.type))
     if cf.op == "eq":
@@ -403,11 +405,10 @@ def _custom_clause(cf: CustomFilter) -> ColumnElement:
         cond = col >= cf.values[-1]
     else:
         cond = col <= cf.values[-1]
-    return exists(
-        select(literal_column("1")).where(
-            v.contact_id == Contact.id, v.field_id == cf.field.id, cond
-        )
-    )
+    holders = select(v.contact_id).where(v.field_id == cf.field.id, cond)
+    if as_set:
+        return Contact.id.in_(holders)
+    return exists(holders.where(v.contact_id == Contact.id))
 
 
 @dataclass
@@ -582,13 +583,23 @@ def count(session: Session, cq: ContactQuery) -> int:
     """
     dialect = _dialect(session)
     if cq.archived != "hide":
-        stmt = select(func.count()).select_from(Contact).where(*where_clauses(cq, dialect))
+        stmt = (
+            select(func.count())
+            .select_from(Contact)
+            .where(*where_clauses(cq, dialect, as_sets=True))
+        )
         return session.scalar(stmt) or 0
     with_archived = replace(cq, archived="include")
     only_archived = replace(cq, archived="only")
-    total = select(func.count()).select_from(Contact).where(*where_clauses(with_archived, dialect))
+    total = (
+        select(func.count())
+        .select_from(Contact)
+        .where(*where_clauses(with_archived, dialect, as_sets=True))
+    )
     archived = (
-        select(func.count()).select_from(Contact).where(*where_clauses(only_archived, dialect))
+        select(func.count())
+        .select_from(Contact)
+        .where(*where_clauses(only_archived, dialect, as_sets=True))
     )
     return (session.scalar(total) or 0) - (session.scalar(archived) or 0)
 

@@ -137,3 +137,21 @@ def test_broad_filters_and_searches_give_the_same_pages(people, monkeypatch):
     monkeypatch.setattr(query, "BROAD", 0)  # every filter and search counts as broad
     assert [run(case)[0] for case in cases] == expected
     assert all(expected)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {},
+        {"tag": "vip"},
+        {"tag": ["vip", "fr"]},
+        {"cf.seats.min": "15"},
+        {"tag": "fr", "status": "active"},
+    ],
+)
+def test_count_agrees_with_the_pages(people, args):
+    infos = custom_field_infos(db.session)
+    cq, _ = query.parse_args({k: v if isinstance(v, list) else [v] for k, v in args.items()}, infos)
+    cq.limit = 500
+    rows, _ = query.fetch_page(db.session, cq, infos)
+    assert query.count(db.session, cq) == len(rows)
