@@ -148,7 +148,7 @@ def seed_command(n_contacts: int, n_activities: int, seed_value: int) -> None:
     click.echo(counts)
 
 
-@main.command("bench")
+@main.command("bench", with_appcontext=False)
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
 @click.option("--contacts", "n_contacts", type=int, default=None)
