@@ -52,3 +52,10 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.PAGE_SIZE = int(os.environ.get("KONTOR_PAGE_SIZE", "50"))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("KONTOR_MAX_UPLOAD_MB", "200")) * 1024 * 1024
+        # Background jobs: "huey" sends them to workers; "manual" leaves them queued (tests).
+        self.JOBS_QUEUE = os.environ.get("KONTOR_JOBS_QUEUE", "huey")
+        self.JOBS_QUEUE_NAME = os.environ.get("KONTOR_QUEUE_NAME", "kontor")
+        self.JOB_STALE_SECONDS = int(os.environ.get("KONTOR_JOB_STALE_SECONDS", "120"))
+        # Imports: rows per committed batch (the checkpoint), and a second core for big files.
+        self.IMPORT_BATCH_SIZE = int(os.environ.get("KONTOR_IMPORT_BATCH", "5000"))
+        self.IMPORT_PARALLEL = os.environ.get("KONTOR_IMPORT_PARALLEL", "1") != "0"

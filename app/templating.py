@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, get_locale, gettext
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale, gettext
 from flask_babel import gettext as _
 
 from app.contacts.fields import BY_NAME, GROUPS, country_name
@@ -66,8 +66,16 @@ def tr(message: Any) -> str:
     return str(gettext(str(message)))
 
 
+def duration(seconds: int | float | None) -> str:
+    """A number of seconds as people say it ("3 minutes"), in the user's language."""
+    if seconds is None:
+        return ""
+    return format_timedelta(timedelta(seconds=int(seconds)), threshold=1.1)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["display"] = display
+    app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["tr"] = tr
     app.jinja_env.globals.update(
         url_with=url_with,

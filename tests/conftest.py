@@ -91,6 +91,7 @@ def app(database_url, instance_dir):
         RATELIMIT_ENABLED=False,
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
         CONTACT_LIMIT=None,
+        JOBS_QUEUE="manual",
     )
     with app.app_context():
         from app.pipeline.stages import ensure_default_stages
