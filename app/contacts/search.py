@@ -10,20 +10,28 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def fold(text: str) -> str:
     """Lower-case `text` and strip accents ("Zoë Ørsted" -> "zoe orsted")."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     out = "".join(c for c in decomposed if not unicodedata.combining(c))
     return out.replace("ø", "o").replace("ł", "l").replace("đ", "d").replace("æ", "ae")
 
 
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(fold(text)))
+
+
 def words(text: str) -> list[str]:
     """The folded words of `text`; punctuation (@ . - +) separates words."""
-    return _WORD.findall(fold(text))
+    return list(_words(text))
 
 
 def search_text(*parts: str | None, extra: Iterable[str | None] = ()) -> str:
@@ -31,7 +39,7 @@ def search_text(*parts: str | None, extra: Iterable[str | None] = ()) -> str:
     out: list[str] = []
     for part in (*parts, *extra):
         if part:
-            out.extend(words(part))
+            out.extend(_words(part))
     return " ".join(out)
 
 

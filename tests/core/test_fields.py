@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.contacts.custom import clean_custom
@@ -86,3 +86,35 @@ def test_phone_without_country_code_asks_for_one():
         clean_value(BY_NAME["phone"], "06 12 34 56 78")
     assert "country code" in err.value.message
     assert clean_value(BY_NAME["phone"], "0033 6 12 34 56 78") == "+33612345678"
+
+
+EMAILISH = st.lists(
+    st.sampled_from(
+        [*"abcXYZ09.-_+'@é!#`{|}~ ", "..", "co", "test", "local", "xn--", "ab--", "--"]
+    ),
+    min_size=3,
+    max_size=25,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@example("a@xn--abc.com")
+@example("a@ab--cd.com")
+@example("a@x.local")
+@given(st.one_of(EMAILISH, st.emails()))
+def test_the_fast_email_check_never_accepts_what_email_validator_refuses(value):
+    """clean_email's regex shortcut agrees with email-validator on everything it accepts."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from app.contacts.fields import _plain_email
+
+    fast = _plain_email(value)
+    if fast is None:
+        return
+    try:
+        slow = validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AssertionError(
+            f"{value!r} passed the shortcut but email-validator says: {exc}"
+        ) from None
+    assert fast == slow
