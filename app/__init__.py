@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config import Config
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import CACHE_KB, MMAP_SIZE, babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,9 +31,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute(f"PRAGMA cache_size=-{CACHE_KB}")
     cur.execute("PRAGMA temp_store=MEMORY")
-    cur.execute("PRAGMA mmap_size=2000000000")  # read pages through the OS cache, no copies
+    cur.execute(f"PRAGMA mmap_size={MMAP_SIZE}")  # read pages through the OS cache, no copies
     cur.close()
     # Let SQLAlchemy, not the driver, open transactions, so SAVEPOINTs nest properly.
     dbapi_connection.isolation_level = None
@@ -88,6 +88,10 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     from app.auth import bp as auth_bp
     from app.companies import bp as companies_bp
     from app.contacts import bp as contacts_bp
+    from app.exports import bp as exports_bp
+    from app.imports import bp as imports_bp
+    from app.jobs import bp as jobs_bp
+    from app.jobs import queue
     from app.lists import bp as lists_bp
     from app.settings import bp as settings_bp
 
@@ -96,11 +100,15 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     app.register_blueprint(companies_bp)
     app.register_blueprint(lists_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(imports_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
 
     from app import errors, templating
 
+    queue.init_app(app)
     errors.register(app)
     templating.register(app)
     _register_cli(app)

@@ -17,6 +17,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# SQLite reads pages through mmap (no copies); bulk writers turn it off for a while.
+MMAP_SIZE = 2_000_000_000
+CACHE_KB = 65_536  # page cache per SQLite connection
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()

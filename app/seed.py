@@ -14,19 +14,16 @@ import bisect
 import gc
 import json
 import math
-import multiprocessing
 import re
 import sqlite3
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from operator import itemgetter
-from queue import Empty
 from random import Random
 from typing import Any
 
@@ -40,6 +37,7 @@ from app.companies.models import Company
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
 from app.contacts.search import fold, search_text
 from app.extensions import db
+from app.parallel import can_fork, in_child
 from app.timeline.models import CONTACTING_KINDS, Activity
 from app.timeutil import utcnow
 
@@ -1072,41 +1070,6 @@ def _chunks(gen: _Generator, plan: _Plan, writers: dict[str, _Writer]) -> Iterat
         )
 
 
-def _in_child(make: Callable[[], Iterator[_Chunk]]) -> Iterator[_Chunk]:
-    """Run a generator in a forked process (a second core) and yield what it produces."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue(maxsize=4)
-
-    def produce() -> None:
-        try:
-            for item in make():
-                queue.put(("chunk", item))
-            queue.put(("end", None))
-        except BaseException:
-            queue.put(("error", traceback.format_exc()))
-
-    child = ctx.Process(target=produce, daemon=True)
-    child.start()
-    try:
-        while True:
-            try:
-                kind, payload = queue.get(timeout=1)
-            except Empty:
-                if not child.is_alive():
-                    raise RuntimeError("the seed data generator stopped") from None
-                continue
-            if kind == "end":
-                return
-            if kind == "error":
-                raise RuntimeError(f"the seed data generator failed:\n{payload}")
-            yield payload
-    finally:
-        if child.is_alive():
-            child.terminate()
-        child.join()
-        queue.close()
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -1381,9 +1344,9 @@ def _load(
     def make() -> Iterator[_Chunk]:
         return _chunks(gen, plan, writers)
 
-    parallel = n_contacts >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods()
+    parallel = n_contacts >= PARALLEL_MIN and can_fork()
     analyzed = have
-    for chunk in _in_child(make) if parallel else make():
+    for chunk in in_child(make, "seed data generator") if parallel else make():
         if chunk.companies:
             writers["companies"].write(chunk.companies)
             if not sqlite:

@@ -1,0 +1,56 @@
+"""Use the second core: run a generator in a forked child process and consume what it
+yields here, so producing rows (generating, parsing, validating) overlaps with writing them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterator
+from queue import Empty
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def in_child(make: Callable[[], Iterator[T]], what: str = "producer") -> Iterator[T]:
+    """Run `make()` in a forked process (a second core) and yield what it produces.
+
+    The child must not touch the database: it only computes. Stopping early (closing
+    this generator) terminates the child.
+    """
+    ctx = multiprocessing.get_context("fork")
+    queue: Any = ctx.Queue(maxsize=4)
+
+    def produce() -> None:
+        try:
+            for item in make():
+                queue.put(("chunk", item))
+            queue.put(("end", None))
+        except BaseException:
+            queue.put(("error", traceback.format_exc()))
+
+    child = ctx.Process(target=produce, daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                kind, payload = queue.get(timeout=1)
+            except Empty:
+                if not child.is_alive():
+                    raise RuntimeError(f"the {what} stopped") from None
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise RuntimeError(f"the {what} failed:\n{payload}")
+            yield payload
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+        queue.close()
+
+
+def can_fork() -> bool:
+    """Whether this platform can fork a child (Linux and macOS can; Windows cannot)."""
+    return "fork" in multiprocessing.get_all_start_methods()
