@@ -5,6 +5,7 @@ Sub-commands sit on a FlaskGroup, so each one runs inside an app context.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 
@@ -53,15 +54,50 @@ def create_user(email: str, role: str, password: str, name: str | None = None) -
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug/--no-debug", default=False)
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Run background jobs inside this process (no separate `kontor worker` needed).",
+)
 @with_appcontext
-def run_command(host: str, port: int, debug: bool) -> None:
+def run_command(host: str, port: int, debug: bool, worker: bool) -> None:
     """Serve Kontor (development server; use gunicorn in production)."""
     app = current_app._get_current_object()
+    consumer = None
+    if worker:
+        from app.jobs.queue import start_in_process
+
+        consumer = start_in_process(app)
     click.echo(f"Kontor is running on http://{host}:{port}/  (Ctrl+C to stop)")
     # app.run() refuses to start inside a `flask`-style CLI command (FLASK_RUN_FROM_CLI).
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, use_reloader=False, use_debugger=debug, threaded=True)
+    try:
+        run_simple(host, port, app, use_reloader=False, use_debugger=debug, threaded=True)
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=False)
+
+
+@main.command("worker")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker threads.")
+@click.option("--once", is_flag=True, help="Run the jobs queued now, then exit.")
+@with_appcontext
+def worker_command(workers: int, once: bool) -> None:
+    """Run background jobs (imports, exports, scans, syncs) until stopped.
+
+    At start it re-queues jobs whose worker died, so a killed import resumes
+    from its last checkpoint.
+    """
+    from app.jobs import queue, runner
+
+    if once:
+        runner.requeue_stalled()
+        click.echo(f"{runner.run_pending()} jobs run.")
+        return
+    click.echo(f"Kontor worker started (pid {os.getpid()}); Ctrl+C to stop.", err=True)
+    queue.run_worker(current_app._get_current_object(), workers=workers)
 
 
 @main.command("setup")
@@ -153,11 +189,52 @@ def seed_command(n_contacts: int, n_activities: int, seed_value: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
 @click.option("--contacts", "n_contacts", type=int, default=None)
 @click.option("--requests", "n_requests", type=int, default=None)
-def bench_command(name: str, as_json: bool, n_contacts: int | None, n_requests: int | None) -> None:
+@click.option("--rows", "n_rows", type=int, default=None, help="Rows of the import benchmark.")
+def bench_command(
+    name: str, as_json: bool, n_contacts: int | None, n_requests: int | None, n_rows: int | None
+) -> None:
     """Run the benchmark NAME from bench/ and print its figures."""
     from app.benchmarks import run_benchmark
 
-    run_benchmark(name, as_json=as_json, contacts=n_contacts, requests=n_requests)
+    run_benchmark(name, as_json=as_json, contacts=n_contacts, requests=n_requests, rows=n_rows)
+
+
+@main.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "vcard", "json"]), default="csv", show_default=True
+)
+@click.option("--list", "list_name", default=None, help="Only the members of this list.")
+@click.option(
+    "--query", default="", help='A contact list filter as in its URL: "status=active&tag=vip".'
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File.")
+@with_appcontext
+def export_command(fmt: str, list_name: str | None, query: str, output: str | None) -> None:
+    """Export contacts (all but archived ones, a filter's result or a list) to stdout or a file."""
+    from app.exports import service
+    from app.lists.models import ContactList
+
+    if list_name is not None:
+        lst = db.session.scalar(
+            select(ContactList).where(func.lower(ContactList.name) == list_name.strip().lower())
+        )
+        if lst is None:
+            raise click.ClickException(f"No list named {list_name!r}.")
+        scope = service.Scope("list", list_id=lst.id)
+        if query:
+            raise click.ClickException("Use --list or --query, not both.")
+    else:
+        scope = service.Scope("filter" if query else "all", query=query)
+    _cq, target, notices = service.resolve(scope)
+    if notices:
+        raise click.ClickException(" ".join(str(n) for n in notices))
+    counter = [0]
+    with click.open_file(output or "-", "wb") as stream:
+        for chunk in service.export_rows(target, fmt, counter=counter):
+            stream.write(chunk.encode("utf-8"))
+    service.record_audit(fmt, scope, counter[0], via="cli")
+    db.session.commit()
+    click.echo(f"Exported {counter[0]} contacts to {output or 'stdout'}.", err=True)
 
 
 def _register_db_commands() -> None:
@@ -167,3 +244,13 @@ def _register_db_commands() -> None:
 
 
 _register_db_commands()
+
+
+def _add_capability_commands() -> None:
+    """Commands that live beside the code they drive."""
+    from app.imports.cli import import_command
+
+    main.add_command(import_command)
+
+
+_add_capability_commands()

@@ -4,6 +4,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import ApiToken, User
 from app.companies.models import Company
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
+from app.imports.models import Import, ImportRowError
 from app.integrations.models import ConnectedAccount
 from app.jobs.models import Job
 from app.lists.models import ContactList, ListMembership
@@ -23,6 +24,8 @@ __all__ = [
     "CustomField",
     "CustomFieldValue",
     "Deal",
+    "Import",
+    "ImportRowError",
     "Job",
     "ListMembership",
     "Segment",

@@ -14,6 +14,7 @@ from app.auth.permissions import public
 from app.companies.service import SPECS as COMPANY_FIELDS
 from app.contacts.fields import (
     CONSENT_STATUSES,
+    CONSENT_TYPES,
     EDITABLE,
     FIELDS,
     STATUSES,
@@ -352,6 +353,150 @@ def schemas() -> dict[str, Any]:
             },
         },
         "MembersRemoved": {"type": "object", "properties": {"removed": {"type": "integer"}}},
+        "Job": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "examples": ["import", "export"]},
+                "title": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["queued", "running", "done", "failed", "cancelled"],
+                },
+                "done": {"type": "integer"},
+                "total": {"type": ["integer", "null"]},
+                "percent": {"type": ["integer", "null"]},
+                "rate": {"type": ["number", "null"], "description": "Items per second."},
+                "eta_seconds": {"type": ["integer", "null"]},
+                "message": {"type": ["string", "null"]},
+                "errors": {"type": "array", "items": {"type": "string"}},
+                "result": {"type": ["object", "null"]},
+                "cancel_requested": {"type": "boolean"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "started_at": {"type": ["string", "null"], "format": "date-time"},
+                "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+        "ImportSummary": {
+            "type": "object",
+            "description": "Rows so far (live while the job runs); merged duplicate rows "
+            "of one email count as updated.",
+            "properties": {
+                "created": {"type": "integer"},
+                "updated": {"type": "integer"},
+                "unchanged": {"type": "integer"},
+                "skipped": {"type": "integer", "description": "Existing emails (policy skip)."},
+                "failed": {"type": "integer", "description": "Refused rows (see errors_url)."},
+            },
+            "required": ["created", "updated", "unchanged", "skipped", "failed"],
+        },
+        "Import": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "filename": {"type": "string"},
+                "size": {"type": "integer", "description": "Bytes."},
+                "format": {"type": "string", "enum": ["csv", "vcard"]},
+                "encoding": {"type": "string", "examples": ["utf-8", "cp1252"]},
+                "delimiter": {"type": ["string", "null"]},
+                "state": {"type": "string", "enum": ["draft", "started", "undone"]},
+                "total_estimate": {"type": ["integer", "null"]},
+                "columns": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "header": {"type": "string"},
+                            "target": {
+                                "type": ["string", "null"],
+                                "description": "Field name, `tags`, `lists`, `custom.<name>`; "
+                                "null when the column is not imported.",
+                            },
+                        },
+                    },
+                },
+                "options": _ref("ImportOptions"),
+                "job": {**_ref("Job"), "description": "The import job (progress, result)."},
+                "summary": _ref("ImportSummary"),
+                "error_count": {"type": "integer"},
+                "errors_url": {
+                    "type": ["string", "null"],
+                    "description": "The refused rows as CSV; null when none were refused.",
+                },
+                "can_undo": {"type": "boolean"},
+                "undo_job": {"oneOf": [_ref("Job"), {"type": "null"}]},
+                "user_id": {"type": ["integer", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "undone_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+            "required": ["id", "filename", "state", "columns", "options", "summary"],
+        },
+        "ImportOptions": {
+            "type": "object",
+            "properties": {
+                "policy": {
+                    "type": "string",
+                    "enum": ["update", "skip", "create"],
+                    "default": "update",
+                    "description": "Existing emails: update them, skip them, or refuse them "
+                    "(create only; they go to the error file).",
+                },
+                "consent_status": {
+                    "type": "string",
+                    "enum": list(CONSENT_STATUSES),
+                    "description": "For contacts the file leaves without one.",
+                },
+                "consent_type": {
+                    "type": "string",
+                    "enum": list(CONSENT_TYPES),
+                    "default": "imported",
+                },
+                "source": {"type": "string", "maxLength": 200},
+                "owner": {
+                    "type": ["string", "integer"],
+                    "description": "A user's email or id, for contacts without an owner.",
+                },
+                "tags": {
+                    "type": ["array", "string"],
+                    "items": {"type": "string", "maxLength": 100},
+                    "description": "Tags for every imported contact (a list or comma-separated).",
+                },
+                "lists": {
+                    "type": "array",
+                    "items": {"type": ["integer", "string"]},
+                    "description": "Existing lists (ids or names) to add every contact to.",
+                },
+                "list_status": {
+                    "type": "string",
+                    "enum": list(SUBSCRIPTION_STATUSES),
+                    "default": "subscribed",
+                },
+            },
+        },
+        "ImportUpload": {
+            "type": "object",
+            "properties": {
+                "file": {
+                    "type": "string",
+                    "contentMediaType": "application/octet-stream",
+                    "description": "A .csv, .tsv, .txt or .vcf file.",
+                },
+                "mapping": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "description": 'JSON: a list with one target per column ("" skips it), '
+                    'or an object {"Header": "field"} overriding the suggested mapping. '
+                    "Targets: field names, `tags`, `lists`, `custom.<name>`, "
+                    "`new:<label>` (creates a text custom field).",
+                },
+                "options": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "description": "JSON object, see ImportOptions.",
+                },
+            },
+            "required": ["file"],
+        },
     }
 
 
@@ -617,6 +762,67 @@ def operations() -> dict[str, dict[str, Any]]:
                 **NOT_FOUND,
             },
         },
+        "api.imports_create": {
+            "tags": ["imports"],
+            "description": "The file is read (encoding, separator and header found "
+            "automatically), each column mapped by the suggestion unless `mapping` says "
+            "otherwise, then the import job is queued. Follow `job` with GET "
+            "/api/v1/imports/{id}. Nothing is stored when the file, the mapping or an option "
+            "is refused: the 422 names `file`, `mapping` (with `columns`: the message per "
+            "column) or `options.<name>`.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": _ref("ImportUpload"),
+                        "encoding": {
+                            "mapping": {"contentType": "application/json"},
+                            "options": {"contentType": "application/json"},
+                        },
+                    }
+                },
+            },
+            "responses": {
+                "202": _json("Import", "Queued."),
+                **WRITE_ERRORS,
+                "413": _error("The file is larger than the upload limit (KONTOR_MAX_UPLOAD_MB)."),
+            },
+        },
+        "api.imports_get": {
+            "tags": ["imports"],
+            "responses": {
+                "200": _json("Import", "The import, its job and counts."),
+                **READ_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.imports_errors": {
+            "tags": ["imports"],
+            "responses": {
+                "200": {
+                    "description": "CSV (UTF-8 with BOM): the file's columns, then Row and Error.",
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
+                **READ_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.imports_undo": {
+            "tags": ["imports"],
+            "description": "Deletes the contacts the import created, puts back the fields it "
+            "changed (unless edited since) and removes the tags and list memberships it added. "
+            "Once, after the import job finished.",
+            "responses": {
+                "202": _json("Job", "The undo job."),
+                **WRITE_ERRORS,
+                **NOT_FOUND,
+                "409": _error("Not finished yet, or undone already."),
+            },
+        },
+        "api.jobs_get": {
+            "tags": ["jobs"],
+            "responses": {"200": _json("Job", "The job."), **READ_ERRORS, **NOT_FOUND},
+        },
         "api.openapi": {
             "tags": ["meta"],
             "security": [],
@@ -675,7 +881,10 @@ def document(app: Flask) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": n} for n in ("contacts", "companies", "tags", "lists", "meta")],
+        "tags": [
+            {"name": n}
+            for n in ("contacts", "companies", "tags", "lists", "imports", "jobs", "meta")
+        ],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

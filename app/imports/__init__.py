@@ -1,0 +1,7 @@
+"""Imports: the wizard pages, the import job and its undo."""
+
+from flask import Blueprint
+
+bp = Blueprint("imports", __name__, url_prefix="/imports")
+
+from app.imports import engine, routes  # noqa: E402,F401
