@@ -76,6 +76,29 @@
     });
   });
 
+  // Export of "Selected contacts": the ticked rows belong to the bulk form, so copy them
+  // into the export form; with "all matching" ticked, export the filter's result instead.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.id !== "export-form") { return; }
+    form.querySelectorAll("input[type=hidden][name=ids]").forEach(function (input) { input.remove(); });
+    var scope = form.querySelector("input[name=scope]:checked");
+    if (!scope || scope.value !== "selection") { return; }
+    var matching = document.querySelector("#bulk-form .select-matching");
+    if (matching && matching.checked) {
+      var whole = form.querySelector("input[name=scope][value=filter]") ||
+        form.querySelector("input[name=scope][value=all]");
+      if (whole) { whole.checked = true; return; }
+    }
+    rowBoxes().filter(function (box) { return box.checked; }).forEach(function (box) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "ids";
+      input.value = box.value;
+      form.appendChild(input);
+    });
+  });
+
   function init(root) {
     (root.querySelectorAll ? root : document).querySelectorAll("#bulk-form").forEach(showBulkParams);
     if (root.id === "bulk-form") { showBulkParams(root); }
