@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, redirect, request, url_for
+from flask import Flask, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -46,6 +46,8 @@ def _sqlite_begin(conn) -> None:
 
 
 def _select_locale() -> str:
+    if not has_request_context():  # CLI and jobs: the default language
+        return "en"
     if request.args.get("lang") in ("en", "fr"):
         return request.args["lang"]
     user = g.get("api_user") or (current_user if current_user.is_authenticated else None)

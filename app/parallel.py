@@ -4,9 +4,10 @@ yields here, so producing rows (generating, parsing, validating) overlaps with w
 from __future__ import annotations
 
 import multiprocessing
+import os
 import traceback
 from collections.abc import Callable, Iterator
-from queue import Empty
+from queue import Empty, Full
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -20,14 +21,24 @@ def in_child(make: Callable[[], Iterator[T]], what: str = "producer") -> Iterato
     """
     ctx = multiprocessing.get_context("fork")
     queue: Any = ctx.Queue(maxsize=4)
+    parent = os.getpid()
+
+    def put(item: tuple[str, Any]) -> None:
+        while True:  # a parent killed with SIGKILL leaves us orphaned: stop then
+            try:
+                queue.put(item, timeout=1)
+                return
+            except Full:
+                if os.getppid() != parent:
+                    os._exit(1)
 
     def produce() -> None:
         try:
             for item in make():
-                queue.put(("chunk", item))
-            queue.put(("end", None))
+                put(("chunk", item))
+            put(("end", None))
         except BaseException:
-            queue.put(("error", traceback.format_exc()))
+            put(("error", traceback.format_exc()))
 
     child = ctx.Process(target=produce, daemon=True)
     child.start()

@@ -115,6 +115,7 @@ class Batch:
         self.counts = dict.fromkeys(COUNTS, 0)
         self.errors: list[dict[str, Any]] = []
         self._row_cells: dict[int, list[str]] = {}  # original cells, for the error file
+        self._later: list[tuple[Prepared, str, str]] = []  # (row, column, email it refers to)
 
     # -- entry point -------------------------------------------------------------------
 
@@ -284,7 +285,11 @@ class Batch:
     # -- writing -----------------------------------------------------------------------
 
     def _resolve_refs(self, items: list[Prepared]) -> None:
-        """Company names, owner and contact emails -> ids; unknown ones fail their rows."""
+        """Company names, owner and contact emails -> ids; unknown ones fail their rows.
+
+        A contact reference to another row of the same batch is linked after the
+        batch's contacts are written (see _link_later)."""
+        batch_emails = {p.email for p in items}
         companies = {p.refs["company"] for p in items if "company" in p.refs}
         company_ids = self._company_ids(companies) if companies else {}
         contact_emails = {
@@ -302,12 +307,18 @@ class Batch:
                 else:
                     p.values["owner_id"] = uid
             for key in ("reports_to", "referred_by"):
-                if key in p.refs:
-                    cid = contact_ids.get(p.refs[key].strip().lower())
-                    if cid is None:
-                        p.refs["_error"] = f"{key}: No contact with email {p.refs[key]}."
-                    else:
-                        p.values[f"{key}_id"] = cid
+                if key not in p.refs:
+                    continue
+                email = p.refs[key].strip().lower()
+                cid = contact_ids.get(email)
+                if email == p.email:
+                    p.refs["_error"] = f"{key}: A contact cannot refer to itself."
+                elif cid is not None:
+                    p.values[f"{key}_id"] = cid
+                elif email in batch_emails:  # another row of this batch: linked once written
+                    self._later.append((p, f"{key}_id", email))
+                else:
+                    p.refs["_error"] = f"{key}: No contact with email {p.refs[key]}."
 
     def _company_name(self, company_id: int | None) -> str | None:
         if not company_id:
@@ -349,6 +360,25 @@ class Batch:
         created = self._create(creates)
         self._update(updates, ours)
         self._add_tags_and_lists(created)
+        self._link_later()
+
+    def _link_later(self) -> None:
+        """Set references to contacts that this batch has just written."""
+        if not self._later:
+            return
+        emails = {email for _, _, email in self._later} | {p.email for p, _, _ in self._later}
+        ids = self._contact_ids(emails)
+        params: dict[str, list[dict[str, int]]] = {}
+        for p, column, email in self._later:
+            if p.email in ids and email in ids:
+                params.setdefault(column, []).append({"_id": ids[p.email], "_ref": ids[email]})
+        for column, rows in params.items():
+            db.session.execute(
+                update(CONTACTS)
+                .where(CONTACTS.c.id == bindparam("_id"))
+                .values({column: bindparam("_ref")}),
+                rows,
+            )
 
     def _room_for(self, creates: list[Prepared]) -> list[Prepared]:
         limit = current_app.config.get("CONTACT_LIMIT")

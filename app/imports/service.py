@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app import audit
@@ -347,7 +348,7 @@ def start(imp: Import, *, actor: Any = None, enqueue: bool = True) -> Job:
     job = runner.create(
         "import",
         {"import_id": imp.id},
-        title=f"Import {imp.filename}",
+        title=gettext("Import %(file)s", file=imp.filename),
         actor=actor,
         total=imp.total_estimate,
     )
@@ -380,7 +381,10 @@ def undo(imp: Import, *, actor: Any = None) -> Job:
     if not can_undo(imp):
         raise ValidationFailed({"import": N_("This import cannot be undone now.")})
     job = runner.create(
-        "import_undo", {"import_id": imp.id}, title=f"Undo import {imp.filename}", actor=actor
+        "import_undo",
+        {"import_id": imp.id},
+        title=gettext("Undo import %(file)s", file=imp.filename),
+        actor=actor,
     )
     imp.undo_job_id = job.id
     audit.record("undo_start", "import", imp.id, {"file": imp.filename}, actor=actor, via="import")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import delete, select, update
 
 from app.audit.models import AuditEntry
@@ -97,10 +96,6 @@ def test_csv_round_trip_through_import(app, runner, people, tmp_path):
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the importer resolves reports_to/referred_by before it creates the batch's contacts",
-)
 def test_csv_round_trip_keeps_references_within_the_file(app, runner, people, tmp_path):
     before, after = _round_trip(app, runner, tmp_path)
     assert [r["reports_to"] for r in after] == [r["reports_to"] for r in before]
