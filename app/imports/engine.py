@@ -178,8 +178,6 @@ class Batch:
                     continue
                 spec_col = spec.db_column
             cols.add(spec_col)
-        for key in self.options.get("defaults") or {}:
-            cols.add(key)
         return cols
 
     def _ours(self, ids: list[int]) -> dict[int, tuple[int, dict]]:
@@ -395,15 +393,13 @@ class Batch:
                 )
         return creates[:room]
 
-    def _defaults(self, values: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
-        """Fill the option defaults into fields the row leaves empty (and the contact too)."""
+    def _defaults(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A new contact's values with the option defaults where the row leaves a field empty
+        (contacts that exist keep their own values)."""
         out = dict(values)
         for column, value in (self.options.get("defaults") or {}).items():
-            if value in (None, "") or column in out:
-                continue
-            if current is not None and current.get(column) not in (None, "", "unknown"):
-                continue
-            out[column] = value
+            if value not in (None, "") and column not in out:
+                out[column] = value
         return out
 
     def _search_text(self, email: str, row: dict[str, Any]) -> str:
@@ -431,7 +427,7 @@ class Batch:
         columns: set[str] = set()
         prepared_rows = []
         for p in creates:
-            values = self._defaults(p.values, None)
+            values = self._defaults(p.values)
             if (
                 values.get("consent_status") not in (None, "unknown")
                 and "consent_date" not in values
@@ -490,7 +486,7 @@ class Batch:
         reindexed: list[tuple[int, str]] = []
         for p, ex in updates:
             cid = ex["id"]
-            values = self._defaults(p.values, ex)
+            values = p.values
             changes = {
                 col: [_json_value(ex.get(col)), _json_value(new)]
                 for col, new in values.items()
