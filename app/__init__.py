@@ -10,7 +10,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config import Config
-from app.extensions import CACHE_KB, MMAP_SIZE, babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import (
+    CACHE_KB,
+    MMAP_SIZE,
+    WRITE_INTENT,
+    babel,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    migrate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +52,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
 
 
 def _select_locale() -> str:
@@ -76,6 +86,16 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     cfg = config or Config()
     app.config.from_object(cfg)
     app.config.update(overrides)
+
+    @app.before_request  # first, before anything opens a transaction
+    def declare_write_intent() -> None:
+        g.write_intent = WRITE_INTENT.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def end_write_intent(_exc) -> None:
+        token = g.pop("write_intent", None)
+        if token is not None:
+            WRITE_INTENT.reset(token)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

@@ -1,5 +1,7 @@
 """Flask extensions as module globals, bound to an app in create_app()."""
 
+from contextvars import ContextVar
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -20,6 +22,12 @@ NAMING = {
 # SQLite reads pages through mmap (no copies); bulk writers turn it off for a while.
 MMAP_SIZE = 2_000_000_000
 CACHE_KB = 65_536  # page cache per SQLite connection
+
+# On SQLite, a transaction that reads and then writes fails at once ("database is
+# locked") if another connection committed in between. Requests that change things and
+# background jobs set this, so their transactions take the write lock when they begin
+# (BEGIN IMMEDIATE, waiting up to busy_timeout); reading requests begin as usual.
+WRITE_INTENT: ContextVar[bool] = ContextVar("kontor_write_intent", default=False)
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(render_as_batch=True, compare_type=True)

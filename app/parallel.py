@@ -3,6 +3,7 @@ yields here, so producing rows (generating, parsing, validating) overlaps with w
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import traceback
@@ -33,6 +34,7 @@ def in_child(make: Callable[[], Iterator[T]], what: str = "producer") -> Iterato
                     os._exit(1)
 
     def produce() -> None:
+        gc.freeze()  # the parent's objects: never scanned here, never copied on write
         try:
             for item in make():
                 put(("chunk", item))
@@ -44,12 +46,17 @@ def in_child(make: Callable[[], Iterator[T]], what: str = "producer") -> Iterato
     child.start()
     try:
         while True:
+            # Unpickling a chunk makes many objects: without this, each one would run full
+            # garbage collections over this process's (large) heap.
+            gc.disable()
             try:
                 kind, payload = queue.get(timeout=1)
             except Empty:
                 if not child.is_alive():
                     raise RuntimeError(f"the {what} stopped") from None
                 continue
+            finally:
+                gc.enable()
             if kind == "end":
                 return
             if kind == "error":

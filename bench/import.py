@@ -185,7 +185,7 @@ CITIES = (
     ("Berlin", "DE", "+49 151 {a}{b}{c}{d}"),
     ("München", "DE", "0170 {a}{b}{c}{d}"),
     ("Madrid", "ES", "+34 612 {e} {e}"),
-    ("London", "GB", "+44 7911 {a}{e}"),
+    ("London", "GB", "+44 7911 {a}{c}{d}"),
     ("New York", "US", "+1 212-555-{a}{b}"),
     ("Kraków", "PL", "+48 512 {e} {e}"),
 )
@@ -218,7 +218,7 @@ def _write_csv(path: Path, n: int, seed: int) -> list[tuple[str, str, str]]:
             city, country, phone_fmt = rng.choice(CITIES)
             a, b, c, d = (rng.randrange(10, 100) for _ in range(4))
             phone = phone_fmt.format(
-                a=a, b=b, c=c, d=d, e=rng.randrange(100, 1000), f=rng.randrange(10, 60)
+                a=a, b=b, c=c, d=d, e=rng.randrange(100, 1000), f=rng.randrange(10, 39)
             )
             r = rng.random()
             if r < INVALID_SHARE:

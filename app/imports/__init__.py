@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
-from app.imports import engine, routes  # noqa: E402,F401
+from app.imports import engine, routes, undo  # noqa: E402,F401

@@ -37,7 +37,7 @@ def _sha256(path: Path) -> str:
 
 
 def _mapping(headers: list[str], overrides: tuple[str, ...]) -> list[str]:
-    chosen = mapping.suggest(headers, service._custom_triples())
+    chosen = mapping.suggest(headers, service.custom_field_triples())
     by_name = {h.casefold(): i for i, h in enumerate(headers)}
     for item in overrides:
         header, sep, target = item.partition("=")
@@ -126,7 +126,7 @@ def import_command(file, maps, lists, tags, policy, consent, source, owner, dry_
     form = {"policy": policy, "tags": list(tags), "consent_status": consent, "source": source}
     if owner:
         form["owner"] = owner
-    problems = mapping.validate_mapping(chosen, info.headers, service._custom_triples())
+    problems = mapping.validate_mapping(chosen, info.headers, service.custom_field_triples())
     if problems:
         lines = [f"{info.headers[i] if i >= 0 else 'mapping'}: {m}" for i, m in problems.items()]
         raise click.ClickException("; ".join(lines))

@@ -13,11 +13,11 @@ memberships it added. Undo reads those activities back.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -30,7 +30,7 @@ from app.contacts import search_index
 from app.contacts.custom import value_column
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
 from app.contacts.search import search_text
-from app.extensions import CACHE_KB, MMAP_SIZE, db
+from app.extensions import MMAP_SIZE, db
 from app.i18n import N_
 from app.imports import reader
 from app.imports.models import Import, ImportRowError
@@ -87,7 +87,7 @@ def build_plan(imp: Import) -> Plan:
     )
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     return audit.jsonable(value)
 
 
@@ -159,7 +159,7 @@ class Batch:
             columns.add(p_col)
         cols = [CONTACTS.c[name] for name in sorted(columns)]
         out = {}
-        for chunk in _chunks(emails, 500):
+        for chunk in chunks(emails, 500):
             for row in db.session.execute(select(*cols).where(CONTACTS.c.email.in_(chunk))):
                 out[row.email] = dict(row._mapping)
         return out
@@ -184,7 +184,7 @@ class Batch:
         """Contacts this import touched in an earlier batch: id -> (activity id, data)."""
         out = {}
         name = event_name(self.imp.id)
-        for chunk in _chunks(ids, 500):
+        for chunk in chunks(ids, 500):
             rows = db.session.execute(
                 select(Activity.id, Activity.contact_id, Activity.data).where(
                     Activity.event_name == name, Activity.contact_id.in_(chunk)
@@ -198,7 +198,7 @@ class Batch:
         cache = self.caches.companies
         missing = {n.casefold(): n for n in names if n.casefold() not in cache}
         if missing:
-            for chunk in _chunks(list(missing), 500):
+            for chunk in chunks(list(missing), 500):
                 rows = db.session.execute(
                     select(Company.id, Company.name)
                     .where(func.lower(Company.name).in_([m.lower() for m in chunk]))
@@ -235,7 +235,7 @@ class Batch:
     def _contact_ids(self, emails: set[str]) -> dict[str, int]:
         out = {}
         lowered = {e.strip().lower() for e in emails}
-        for chunk in _chunks(list(lowered), 500):
+        for chunk in chunks(list(lowered), 500):
             for cid, email in db.session.execute(
                 select(CONTACTS.c.id, CONTACTS.c.email).where(CONTACTS.c.email.in_(chunk))
             ):
@@ -247,7 +247,7 @@ class Batch:
         keys = {n.casefold(): n for n in names}
         missing = [k for k in keys if k not in cache]
         if missing:
-            for chunk in _chunks(missing, 500):
+            for chunk in chunks(missing, 500):
                 for tid, key in db.session.execute(
                     select(Tag.id, Tag.key).where(Tag.key.in_(chunk))
                 ):
@@ -448,7 +448,7 @@ class Batch:
         # Plain executemany (RETURNING makes SQLite insert row by row), then the ids by email.
         db.session.execute(insert(CONTACTS), rows)
         by_email = {}
-        for chunk in _chunks([p.email for p in creates], 500):
+        for chunk in chunks([p.email for p in creates], 500):
             rows_ = db.session.execute(
                 select(CONTACTS.c.email, CONTACTS.c.id).where(CONTACTS.c.email.in_(chunk))
             )
@@ -466,10 +466,10 @@ class Batch:
                 d = self.plan.custom[name]
                 col = value_column(d.type)
                 custom_rows.extend(
-                    {"contact_id": cid, "field_id": d.id, **_custom_row(col, v)} for v in vals
+                    {"contact_id": cid, "field_id": d.id, **custom_row(col, v)} for v in vals
                 )
         if custom_rows:
-            _insert_custom(custom_rows)
+            insert_custom(custom_rows)
         return created
 
     def _update(
@@ -479,7 +479,9 @@ class Batch:
             return
         ids = [ex["id"] for _, ex in updates]
         custom_ids = {d.id for d in self.plan.custom.values()}
-        old_custom = _custom_values(ids, custom_ids) if any(p.custom for p, _ in updates) else {}
+        old_custom = (
+            stored_custom_values(ids, custom_ids) if any(p.custom for p, _ in updates) else {}
+        )
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         touched: list[tuple[int, Prepared, dict]] = []
         outcome: dict[int, tuple[str, int]] = {}
@@ -488,7 +490,7 @@ class Batch:
             cid = ex["id"]
             values = p.values
             changes = {
-                col: [_json_value(ex.get(col)), _json_value(new)]
+                col: [json_value(ex.get(col)), json_value(new)]
                 for col, new in values.items()
                 if ex.get(col) != new
             }
@@ -498,7 +500,7 @@ class Batch:
                 old = old_custom.get((cid, d.id), [])
                 if old != vals:
                     custom_changes[name] = (d, old, vals)
-                    changes[f"custom.{name}"] = [_json_value(old), _json_value(vals)]
+                    changes[f"custom.{name}"] = [json_value(old), json_value(vals)]
             prior = ours.get(cid)
             data: dict[str, Any]
             if prior is not None:
@@ -533,8 +535,8 @@ class Batch:
                 )
                 col = value_column(d.type)
                 if vals:
-                    _insert_custom(
-                        [{"contact_id": cid, "field_id": d.id, **_custom_row(col, v)} for v in vals]
+                    insert_custom(
+                        [{"contact_id": cid, "field_id": d.id, **custom_row(col, v)} for v in vals]
                     )
             merged = len(p.rows)
             if prior is not None and prior[1].get("action") == "created":
@@ -579,7 +581,7 @@ class Batch:
         have_tags: set[tuple[int, int]] = set()
         have_lists: set[tuple[int, int]] = set()
         if any(d.get("action") != "created" or "_aid" in d for _, _, d in touched):
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 have_tags.update(
                     (cid, tid)
                     for cid, tid in db.session.execute(
@@ -655,17 +657,17 @@ class Batch:
         return added_to
 
 
-def _custom_row(column: str, value: Any) -> dict[str, Any]:
+def custom_row(column: str, value: Any) -> dict[str, Any]:
     row = dict.fromkeys(("value_text", "value_number", "value_date", "value_bool", "value_json"))
     row[column] = value
     return row
 
 
-def _insert_custom(rows: list[dict[str, Any]]) -> None:
+def insert_custom(rows: list[dict[str, Any]]) -> None:
     db.session.execute(insert(CustomFieldValue.__table__), rows)
 
 
-def _custom_values(ids: list[int], field_ids: set[int]) -> dict[tuple[int, int], list[Any]]:
+def stored_custom_values(ids: list[int], field_ids: set[int]) -> dict[tuple[int, int], list[Any]]:
     out: dict[tuple[int, int], list[Any]] = {}
     if not field_ids:
         return out
@@ -673,7 +675,7 @@ def _custom_values(ids: list[int], field_ids: set[int]) -> dict[tuple[int, int],
         d.id: d
         for d in db.session.scalars(select(CustomField).where(CustomField.id.in_(field_ids)))
     }
-    for chunk in _chunks(ids, 500):
+    for chunk in chunks(ids, 500):
         rows = db.session.scalars(
             select(CustomFieldValue)
             .where(CustomFieldValue.contact_id.in_(chunk), CustomFieldValue.field_id.in_(field_ids))
@@ -685,7 +687,7 @@ def _custom_values(ids: list[int], field_ids: set[int]) -> dict[tuple[int, int],
     return out
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def chunks(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -753,9 +755,10 @@ def run_import(run: runner.JobRun) -> dict[str, Any]:
     run.progress(checkpoint["row"], total, message=imp.filename)
     with _lean_connection():
         result = _import_batches(run, imp, plan, caches, options, info, checkpoint, total)
-    imp = db.session.get(Import, imp.id)
-    audit.record("import", "import", imp.id, {**result, "file": imp.filename}, via="import")
-    _analyze()
+        imp = db.session.get(Import, imp.id)
+        audit.record("import", "import", imp.id, {**result, "file": imp.filename}, via="import")
+        db.session.commit()
+        _analyze()
     return result
 
 
@@ -766,19 +769,18 @@ def _lean_connection() -> Iterator[None]:
     sqlite = db.engine.dialect.name == "sqlite"
     if sqlite:
         db.session.connection().exec_driver_sql("PRAGMA mmap_size=0")
-        db.session.connection().exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KB}")
     try:
         yield
     finally:
         if sqlite:
             db.session.rollback()
             db.session.connection().exec_driver_sql(f"PRAGMA mmap_size={MMAP_SIZE}")
-            db.session.connection().exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KB}")
             db.session.commit()
 
 
 def _import_batches(run, imp, plan, caches, options, info, checkpoint, total) -> dict[str, Any]:
     """Write every remaining batch, each committed with the checkpoint; return the counts."""
+    gc.freeze()  # what exists now (the app, caches) stays out of the collector's scans
     for chunk in checked_batches(imp.path, info, plan, checkpoint["row"], total):
         batch = Batch(imp, plan, caches, options)
         counts = batch.run(chunk)
@@ -796,156 +798,10 @@ def _import_batches(run, imp, plan, caches, options, info, checkpoint, total) ->
 
 
 def _analyze() -> None:
-    """Refresh the query planner's statistics after a large change (SQLite only)."""
+    """Refresh the query planner's statistics after a large change (SQLite; PostgreSQL's
+    autovacuum does it there). Sampled, so it takes a moment even on a million rows."""
     if db.engine.dialect.name == "sqlite":
-        db.session.execute(select(1))  # keep the connection of this session
-        db.session.connection().exec_driver_sql("PRAGMA optimize")
-
-
-@runner.handler("import_undo")
-def run_undo(run: runner.JobRun) -> dict[str, Any]:
-    """Undo an import: delete what it created, restore what it changed, remove what it added."""
-    imp = db.session.get(Import, run.params["import_id"])
-    if imp is None:
-        raise runner.JobFailed("The import was deleted.")
-    checkpoint = dict(run.checkpoint or {"after": 0, "deleted": 0, "restored": 0, "kept": 0})
-    name = event_name(imp.id)
-    total = db.session.scalar(
-        select(func.count()).select_from(Activity).where(Activity.event_name == name)
-    )
-    if run.checkpoint is None:
-        run.progress(0, total)
-    size = batch_size()
-    now = utcnow()
-    while True:
-        rows = db.session.execute(
-            select(Activity.id, Activity.contact_id, Activity.data)
-            .where(Activity.event_name == name, Activity.contact_id > checkpoint["after"])
-            .order_by(Activity.contact_id)
-            .limit(size)
-        ).all()
-        if not rows:
-            break
-        created = [cid for _, cid, data in rows if (data or {}).get("action") == "created"]
-        for chunk in _chunks(created, 500):
-            db.session.execute(delete(Contact).where(Contact.id.in_(chunk)))
-        checkpoint["deleted"] += len(created)
-        for aid, cid, data in rows:
-            data = data or {}
-            if data.get("action") != "updated" or data.get("undone"):
-                continue
-            restored, kept = _restore(cid, data, now)
-            checkpoint["restored"] += restored
-            checkpoint["kept"] += kept
-            db.session.execute(
-                update(Activity).where(Activity.id == aid).values(data={**data, "undone": True})
-            )
-        checkpoint["after"] = rows[-1][1]
-        run.progress(run.job.done + len(rows), total)
-        run.commit(checkpoint)
-    imp = db.session.get(Import, imp.id)
-    imp.state = "undone"
-    imp.undone_at = utcnow()
-    result = {k: checkpoint[k] for k in ("deleted", "restored", "kept")}
-    audit.record("undo", "import", imp.id, {**result, "file": imp.filename}, via="import")
-    return result
-
-
-def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int, int]:
-    """Put back the values an import changed, where nobody changed them since.
-
-    Returns (fields restored, fields kept because they were edited after the import).
-    """
-    contact = db.session.get(Contact, contact_id)
-    if contact is None:
-        return 0, 0
-    restored = kept = 0
-    values: dict[str, Any] = {}
-    changes = data.get("changes") or {}
-    for key, (before, after) in changes.items():
-        if key.startswith("custom."):
-            continue
-        column = CONTACTS.c[key]
-        current = _json_value(getattr(contact, key))
-        if current != after:
-            kept += 1
-            continue
-        values[key] = _from_json(column, before)
-        restored += 1
-    custom_keys = [k for k in changes if k.startswith("custom.")]
-    if custom_keys:
-        defs = {d.name: d for d in db.session.scalars(select(CustomField))}
-        old = _custom_values([contact_id], {d.id for d in defs.values()})
-        for key in custom_keys:
-            d = defs.get(key[7:])
-            if d is None:
-                continue
-            before, after = changes[key]
-            if _json_value(old.get((contact_id, d.id), [])) != after:
-                kept += 1
-                continue
-            db.session.execute(
-                delete(CustomFieldValue).where(
-                    CustomFieldValue.contact_id == contact_id, CustomFieldValue.field_id == d.id
-                )
-            )
-            col = value_column(d.type)
-            vals = [_from_json(CustomFieldValue.__table__.c[col], v) for v in before or []]
-            if vals:
-                _insert_custom(
-                    [
-                        {"contact_id": contact_id, "field_id": d.id, **_custom_row(col, v)}
-                        for v in vals
-                    ]
-                )
-            restored += 1
-    if data.get("tags"):
-        db.session.execute(
-            delete(ContactTag).where(
-                ContactTag.contact_id == contact_id, ContactTag.tag_id.in_(data["tags"])
-            )
-        )
-    if data.get("lists"):
-        db.session.execute(
-            delete(ListMembership).where(
-                ListMembership.contact_id == contact_id, ListMembership.list_id.in_(data["lists"])
-            )
-        )
-    if values:
-        for key, value in values.items():
-            setattr(contact, key, value)
-        company_name = None
-        if contact.company_id:
-            company_name = db.session.scalar(
-                select(Company.name).where(Company.id == contact.company_id)
-            )
-        contact.search_text = search_text(
-            contact.first_name,
-            contact.middle_name,
-            contact.last_name,
-            contact.email,
-            company_name,
-            extra=contact.secondary_emails or (),
-        )
-        contact.version += 1
-        contact.updated_at = now
-    db.session.flush()
-    return restored, kept
-
-
-def _from_json(column, value: Any) -> Any:
-    """A value stored in JSON (ISO strings for dates) back in the column's Python type."""
-    if value is None:
-        return None
-    python_type = None
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return value
-    if python_type is datetime and isinstance(value, str):
-        return datetime.fromisoformat(value.rstrip("Z"))
-    from datetime import date
-
-    if python_type is date and isinstance(value, str):
-        return date.fromisoformat(value)
-    return value
+        connection = db.session.connection()
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        connection.exec_driver_sql("PRAGMA optimize")
+        db.session.commit()

@@ -52,7 +52,8 @@ def upload_dir() -> Path:
     return path
 
 
-def _custom_triples() -> list[tuple[str, str, str]]:
+def custom_field_triples() -> list[tuple[str, str, str]]:
+    """(name, label, type) of every custom field, for the column mapping."""
     return [
         (d.name, d.label, d.type)
         for d in db.session.scalars(
@@ -132,7 +133,7 @@ def _register(path: Path, name: str, size: int, sha256: str, actor: Any) -> Impo
     except ImportFileError:
         path.unlink(missing_ok=True)
         raise
-    customs = _custom_triples()
+    customs = custom_field_triples()
     imp = Import(
         user_id=getattr(actor, "id", None),
         filename=name[:300],
@@ -162,14 +163,14 @@ def discard(imp: Import) -> None:
 
 def targets() -> list[mapping.Target]:
     """What a column can be mapped to (fields, tags, lists, custom fields)."""
-    return mapping.targets(_custom_triples())
+    return mapping.targets(custom_field_triples())
 
 
 def set_mapping(imp: Import, chosen: list[str]) -> dict[int, str]:
     """Save the column mapping; return {column: error} ({} when it is usable)."""
     chosen = [(c or "").strip() for c in chosen][: len(imp.headers)]
     chosen += [""] * (len(imp.headers) - len(chosen))
-    errors = mapping.validate_mapping(chosen, imp.headers, _custom_triples())
+    errors = mapping.validate_mapping(chosen, imp.headers, custom_field_triples())
     imp.mapping = chosen
     return errors
 
@@ -341,7 +342,7 @@ def start(imp: Import, *, actor: Any = None, enqueue: bool = True) -> Job:
     """
     if imp.state != "draft":
         raise ValidationFailed({"import": N_("This import has started already.")})
-    errors = mapping.validate_mapping(imp.mapping or [], imp.headers, _custom_triples())
+    errors = mapping.validate_mapping(imp.mapping or [], imp.headers, custom_field_triples())
     if errors:
         raise ValidationFailed({f"column_{k}": v for k, v in errors.items()})
     _create_new_fields(imp, actor)

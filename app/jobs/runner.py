@@ -21,7 +21,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from app.extensions import db
+from app.extensions import WRITE_INTENT, db
 from app.jobs.models import Job
 from app.timeutil import utcnow
 
@@ -167,6 +167,15 @@ def execute(job_id: int, on_commit: Callable[[Job], None] | None = None) -> str 
 
     `on_commit(job)` is called after each committed batch (the CLI draws its progress bar).
     """
+    db.session.rollback()  # transactions from here on begin with the write lock
+    token = WRITE_INTENT.set(True)
+    try:
+        return _execute(job_id, on_commit)
+    finally:
+        WRITE_INTENT.reset(token)
+
+
+def _execute(job_id: int, on_commit: Callable[[Job], None] | None) -> str | None:
     if not claim(job_id):
         return None
     job = db.session.get(Job, job_id)

@@ -1,0 +1,182 @@
+"""Undo an import: delete the contacts it created, put back the values it changed
+(unless someone changed them since), remove the tags and list memberships it added.
+
+It reads the import's activities (event_name "import:<id>") in contact order, so it is a
+resumable job like the import itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from app import audit
+from app.companies.models import Company
+from app.contacts.custom import value_column
+from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue
+from app.contacts.search import search_text
+from app.extensions import db
+from app.imports.engine import (
+    CONTACTS,
+    batch_size,
+    chunks,
+    custom_row,
+    event_name,
+    insert_custom,
+    json_value,
+    stored_custom_values,
+)
+from app.imports.models import Import
+from app.jobs import runner
+from app.lists.models import ListMembership
+from app.timeline.models import Activity
+from app.timeutil import utcnow
+
+
+@runner.handler("import_undo")
+def run_undo(run: runner.JobRun) -> dict[str, Any]:
+    """Undo an import: delete what it created, restore what it changed, remove what it added."""
+    imp = db.session.get(Import, run.params["import_id"])
+    if imp is None:
+        raise runner.JobFailed("The import was deleted.")
+    checkpoint = dict(run.checkpoint or {"after": 0, "deleted": 0, "restored": 0, "kept": 0})
+    name = event_name(imp.id)
+    total = db.session.scalar(
+        select(func.count()).select_from(Activity).where(Activity.event_name == name)
+    )
+    if run.checkpoint is None:
+        run.progress(0, total)
+    size = batch_size()
+    now = utcnow()
+    while True:
+        rows = db.session.execute(
+            select(Activity.id, Activity.contact_id, Activity.data)
+            .where(Activity.event_name == name, Activity.contact_id > checkpoint["after"])
+            .order_by(Activity.contact_id)
+            .limit(size)
+        ).all()
+        if not rows:
+            break
+        created = [cid for _, cid, data in rows if (data or {}).get("action") == "created"]
+        for chunk in chunks(created, 500):
+            db.session.execute(delete(Contact).where(Contact.id.in_(chunk)))
+        checkpoint["deleted"] += len(created)
+        for aid, cid, data in rows:
+            data = data or {}
+            if data.get("action") != "updated" or data.get("undone"):
+                continue
+            restored, kept = _restore(cid, data, now)
+            checkpoint["restored"] += restored
+            checkpoint["kept"] += kept
+            db.session.execute(
+                update(Activity).where(Activity.id == aid).values(data={**data, "undone": True})
+            )
+        checkpoint["after"] = rows[-1][1]
+        run.progress(run.job.done + len(rows), total)
+        run.commit(checkpoint)
+    imp = db.session.get(Import, imp.id)
+    imp.state = "undone"
+    imp.undone_at = utcnow()
+    result = {k: checkpoint[k] for k in ("deleted", "restored", "kept")}
+    audit.record("undo", "import", imp.id, {**result, "file": imp.filename}, via="import")
+    return result
+
+
+def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int, int]:
+    """Put back the values an import changed, where nobody changed them since.
+
+    Returns (fields restored, fields kept because they were edited after the import).
+    """
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        return 0, 0
+    restored = kept = 0
+    values: dict[str, Any] = {}
+    changes = data.get("changes") or {}
+    for key, (before, after) in changes.items():
+        if key.startswith("custom."):
+            continue
+        column = CONTACTS.c[key]
+        current = json_value(getattr(contact, key))
+        if current != after:
+            kept += 1
+            continue
+        values[key] = _from_json(column, before)
+        restored += 1
+    custom_keys = [k for k in changes if k.startswith("custom.")]
+    if custom_keys:
+        defs = {d.name: d for d in db.session.scalars(select(CustomField))}
+        old = stored_custom_values([contact_id], {d.id for d in defs.values()})
+        for key in custom_keys:
+            d = defs.get(key[7:])
+            if d is None:
+                continue
+            before, after = changes[key]
+            if json_value(old.get((contact_id, d.id), [])) != after:
+                kept += 1
+                continue
+            db.session.execute(
+                delete(CustomFieldValue).where(
+                    CustomFieldValue.contact_id == contact_id, CustomFieldValue.field_id == d.id
+                )
+            )
+            col = value_column(d.type)
+            vals = [_from_json(CustomFieldValue.__table__.c[col], v) for v in before or []]
+            if vals:
+                insert_custom(
+                    [
+                        {"contact_id": contact_id, "field_id": d.id, **custom_row(col, v)}
+                        for v in vals
+                    ]
+                )
+            restored += 1
+    if data.get("tags"):
+        db.session.execute(
+            delete(ContactTag).where(
+                ContactTag.contact_id == contact_id, ContactTag.tag_id.in_(data["tags"])
+            )
+        )
+    if data.get("lists"):
+        db.session.execute(
+            delete(ListMembership).where(
+                ListMembership.contact_id == contact_id, ListMembership.list_id.in_(data["lists"])
+            )
+        )
+    if values:
+        for key, value in values.items():
+            setattr(contact, key, value)
+        company_name = None
+        if contact.company_id:
+            company_name = db.session.scalar(
+                select(Company.name).where(Company.id == contact.company_id)
+            )
+        contact.search_text = search_text(
+            contact.first_name,
+            contact.middle_name,
+            contact.last_name,
+            contact.email,
+            company_name,
+            extra=contact.secondary_emails or (),
+        )
+        contact.version += 1
+        contact.updated_at = now
+    db.session.flush()
+    return restored, kept
+
+
+def _from_json(column, value: Any) -> Any:
+    """A value stored in JSON (ISO strings for dates) back in the column's Python type."""
+    if value is None:
+        return None
+    python_type = None
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    if python_type is datetime and isinstance(value, str):
+        return datetime.fromisoformat(value.rstrip("Z"))
+    if python_type is date and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
