@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, jsonify, request, stream_with_context, url_for
+from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from app import audit
@@ -24,6 +24,7 @@ from app.extensions import db
 from app.imports import service
 from app.imports.models import Import
 from app.imports.reader import ImportFileError
+from app.imports.routes import csv_response
 from app.jobs.models import Job
 from app.templating import tr
 
@@ -216,12 +217,7 @@ def imports_get(import_id: int):
 @require("read")
 def imports_errors(import_id: int):
     """The rows the import refused, as CSV: the original cells, the row number and the reason."""
-    imp = _get(import_id)
-    response = Response(
-        stream_with_context(service.error_csv(imp)), content_type="text/csv; charset=utf-8"
-    )
-    response.headers["Content-Disposition"] = f'attachment; filename="import-{imp.id}-errors.csv"'
-    return response
+    return csv_response(_get(import_id))
 
 
 @bp.post("/api/v1/imports/<int:import_id>/undo")

@@ -16,7 +16,7 @@ from app import audit
 from app.companies.models import Company
 from app.contacts.custom import value_column
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue
-from app.contacts.search import search_text
+from app.contacts.search import contact_search_text
 from app.extensions import db
 from app.imports.engine import (
     CONTACTS,
@@ -152,14 +152,7 @@ def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int,
             company_name = db.session.scalar(
                 select(Company.name).where(Company.id == contact.company_id)
             )
-        contact.search_text = search_text(
-            contact.first_name,
-            contact.middle_name,
-            contact.last_name,
-            contact.email,
-            company_name,
-            extra=contact.secondary_emails or (),
-        )
+        contact.search_text = contact_search_text(contact, company_name)
         contact.version += 1
         contact.updated_at = now
     db.session.flush()

@@ -20,6 +20,9 @@ from huey.consumer import Consumer
 from app.jobs import runner
 
 log = logging.getLogger(__name__)
+# An idle worker looks at the queue at least every 2 s (huey's default backs off to 10 s),
+# so a job started from a page begins at once.
+CONSUMER = {"periodic": True, "initial_delay": 0.1, "backoff": 1.15, "max_delay": 2.0}
 
 
 def init_app(app: Flask) -> None:
@@ -72,7 +75,7 @@ class _QuietConsumer(Consumer):
 def start_in_process(app: Flask, workers: int = 1) -> Consumer:
     """Run a huey consumer on threads inside this process (used by `kontor run`)."""
     huey = app.extensions["huey"]
-    consumer = _QuietConsumer(huey, workers=workers, worker_type="thread", periodic=True)
+    consumer = _QuietConsumer(huey, workers=workers, worker_type="thread", **CONSUMER)
     consumer.start()
     with app.app_context():
         recover()
@@ -98,4 +101,4 @@ def run_worker(app: Flask, workers: int = 1) -> None:
         ids = recover()
     if ids:
         log.info("re-queued jobs %s", ids)
-    Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
+    Consumer(huey, workers=workers, worker_type="thread", **CONSUMER).run()
