@@ -185,7 +185,7 @@ CITIES = (
     ("Berlin", "DE", "+49 151 {a}{b}{c}{d}"),
     ("München", "DE", "0170 {a}{b}{c}{d}"),
     ("Madrid", "ES", "+34 612 {e} {e}"),
-    ("London", "GB", "+44 7911 {a}{c}{d}"),
+    ("London", "GB", "+44 7911 {f}{c}{d}"),
     ("New York", "US", "+1 212-555-{a}{b}"),
     ("Kraków", "PL", "+48 512 {e} {e}"),
 )
