@@ -59,8 +59,9 @@ def run_benchmark(
     contacts: int | None = None,
     requests: int | None = None,
     rows: int | None = None,
+    activities: int | None = None,
 ) -> dict[str, Any]:
     """Run one benchmark (it prints its figures) and return them; options left as None
     keep the benchmark's own defaults."""
-    options = {"contacts": contacts, "requests": requests, "rows": rows}
+    options = {"contacts": contacts, "requests": requests, "rows": rows, "activities": activities}
     return load(name).run(as_json=as_json, **{k: v for k, v in options.items() if v is not None})

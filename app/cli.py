@@ -190,13 +190,28 @@ def seed_command(n_contacts: int, n_activities: int, seed_value: int) -> None:
 @click.option("--contacts", "n_contacts", type=int, default=None)
 @click.option("--requests", "n_requests", type=int, default=None)
 @click.option("--rows", "n_rows", type=int, default=None, help="Rows of the import benchmark.")
+@click.option(
+    "--activities", "n_activities", type=int, default=None, help="Activities to seed (segments)."
+)
 def bench_command(
-    name: str, as_json: bool, n_contacts: int | None, n_requests: int | None, n_rows: int | None
+    name: str,
+    as_json: bool,
+    n_contacts: int | None,
+    n_requests: int | None,
+    n_rows: int | None,
+    n_activities: int | None,
 ) -> None:
     """Run the benchmark NAME from bench/ and print its figures."""
     from app.benchmarks import run_benchmark
 
-    run_benchmark(name, as_json=as_json, contacts=n_contacts, requests=n_requests, rows=n_rows)
+    run_benchmark(
+        name,
+        as_json=as_json,
+        contacts=n_contacts,
+        requests=n_requests,
+        rows=n_rows,
+        activities=n_activities,
+    )
 
 
 @main.command("export")

@@ -43,8 +43,18 @@ class Activity(db.Model):
     __table_args__ = (
         Index("ix_activities_contact_occurred", "contact_id", "occurred_at"),
         Index("ix_activities_contact_kind_occurred", "contact_id", "kind", "occurred_at"),
-        Index("ix_activities_kind_occurred", "kind", "occurred_at"),
-        Index("ix_activities_event_contact", "event_name", "contact_id"),
+        # Segments: activities of a kind in a window, by contact (covering).
+        Index("ix_activities_kind_occurred_contact", "kind", "occurred_at", "contact_id"),
+        # Imports (event_name, contact_id); segments: a custom event's count/sum/... per
+        # contact in a window, read in contact order without the table (covering).
+        Index(
+            "ix_activities_event_contact_occurred",
+            "event_name",
+            "contact_id",
+            "kind",
+            "occurred_at",
+            "value",
+        ),
         Index("ix_activities_company_occurred", "company_id", "occurred_at"),
         Index("ix_activities_deal_id", "deal_id"),
     )
