@@ -4,4 +4,15 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import common, companies, contacts, imports, jobs, openapi, routes, taxonomy  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    activities,
+    common,
+    companies,
+    contacts,
+    imports,
+    jobs,
+    openapi,
+    routes,
+    segments,
+    taxonomy,
+)

@@ -83,7 +83,7 @@ def list_query(
             raise ApiError(400, _('Unknown filter "%(key)s".', key=key), field=key, code="invalid")
         if key == "cursor":
             continue
-        _one, notices = parse_args({key: values}, infos, me_id=me_id)
+        _one, notices = parse_args({key: values}, infos, me_id=me_id, session=db.session)
         if notices:
             value = values[-1] if values else ""
             raise ApiError(

@@ -22,6 +22,15 @@ from app.contacts.fields import (
 )
 from app.contacts.query import COLUMN_SORTS, DEFAULT_SORT, PARAMS
 from app.lists.models import SUBSCRIPTION_STATUSES
+from app.timeline.ingest import (
+    MAX_BODY,
+    MAX_DATA_BYTES,
+    MAX_EVENT_NAME,
+    MAX_EXTERNAL_ID,
+    MAX_SOURCE,
+    MAX_SUBJECT,
+)
+from app.timeline.models import ACTIVITY_KINDS
 
 API_VERSION = "1.0.0"
 
@@ -196,6 +205,77 @@ def _page(item: str) -> dict[str, Any]:
             },
         },
         "required": ["data", "next_cursor"],
+    }
+
+
+CONDITIONS_DOC = (
+    'A condition tree. Groups: `{"all": [NODE, ...]}`, `{"any": [NODE, ...]}`, '
+    '`{"not": NODE}`. Leaves: a field `{"field": "country", "op": "eq", '
+    '"value": "FR"}` (standard fields by name, `tags`, `custom.<name>`); a list '
+    '`{"list": "Newsletter", "status": "subscribed"}`; an activity count '
+    '`{"activity": "email_opened", "count": {"op": "gte", "value": 2}, '
+    '"within_days": 30}` (optional `where` on the activity\'s data); a custom event '
+    'aggregate `{"event": "purchase", "aggregate": "sum", "op": "gte", '
+    '"value": 1000, "within_days": 365}` (count, sum, avg, min, max). An invalid tree is '
+    "a 422 whose `field` is `conditions` and whose message starts with the bad node's path, "
+    'such as `all[1].any[0].op: unknown operator "like"`.'
+)
+
+
+def activity_input_schema(*, with_contact: bool) -> dict[str, Any]:
+    """One activity as the API accepts it (the batch also names the contact)."""
+    props: dict[str, Any] = {}
+    required = ["kind"]
+    if with_contact:
+        props["contact_id"] = {"type": "integer", "description": "The contact (or `email`)."}
+        props["email"] = {
+            "type": "string",
+            "format": "email",
+            "description": "The contact's email (or `contact_id`, not both).",
+        }
+    props.update(
+        {
+            "kind": {"type": "string", "enum": list(ACTIVITY_KINDS)},
+            "occurred_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "ISO 8601; without an offset it is UTC. Default: now. "
+                "At most a day ahead.",
+            },
+            "subject": {"type": ["string", "null"], "maxLength": MAX_SUBJECT},
+            "body": {"type": ["string", "null"], "maxLength": MAX_BODY},
+            "data": {
+                "type": ["object", "null"],
+                "description": f"Free JSON object (at most {MAX_DATA_BYTES} bytes), "
+                "for example the clicked `url`; segments can filter on its keys.",
+            },
+            "name": {
+                "type": "string",
+                "maxLength": MAX_EVENT_NAME,
+                "description": "custom_event only, and required there: the event's name.",
+            },
+            "value": {
+                "type": ["number", "null"],
+                "description": "custom_event only: a numeric value (an order's amount).",
+            },
+            "external_id": {
+                "type": ["string", "null"],
+                "maxLength": MAX_EXTERNAL_ID,
+                "description": "Your id for it: sending it again returns the stored activity "
+                "and adds nothing.",
+            },
+            "source": {
+                "type": ["string", "null"],
+                "maxLength": MAX_SOURCE,
+                "description": "Where it comes from (default `api`).",
+            },
+        }
+    )
+    return {
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
     }
 
 
@@ -496,6 +576,156 @@ def schemas() -> dict[str, Any]:
                 },
             },
             "required": ["file"],
+        },
+        "Activity": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "contact_id": {"type": ["integer", "null"]},
+                "kind": {"type": "string", "enum": list(ACTIVITY_KINDS)},
+                "occurred_at": {"type": "string", "format": "date-time", "description": "UTC."},
+                "subject": {"type": ["string", "null"]},
+                "body": {"type": ["string", "null"]},
+                "data": {"type": ["object", "null"]},
+                "name": {"type": ["string", "null"], "description": "A custom event's name."},
+                "value": {"type": ["number", "null"], "description": "A custom event's value."},
+                "source": {"type": ["string", "null"], "examples": ["api", "gmail"]},
+                "external_id": {"type": ["string", "null"]},
+                "user_id": {"type": ["integer", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+            "required": ["id", "contact_id", "kind", "occurred_at"],
+        },
+        "ActivityInput": activity_input_schema(with_contact=False),
+        "ActivityBatchItem": activity_input_schema(with_contact=True),
+        "ActivityPage": _page("Activity"),
+        "ActivityBatchInput": {
+            "type": "object",
+            "properties": {
+                "activities": {
+                    "type": "array",
+                    "items": _ref("ActivityBatchItem"),
+                    "maxItems": MAX_BATCH,
+                }
+            },
+            "required": ["activities"],
+            "additionalProperties": False,
+        },
+        "ActivityBatchResult": {
+            "type": "object",
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "status": {"type": "string", "enum": ["created", "existing"]},
+                            "id": {"type": "integer"},
+                            "activity": _ref("Activity"),
+                        },
+                        "required": ["index", "status", "id", "activity"],
+                    },
+                },
+                "created": {"type": "integer"},
+                "existing": {
+                    "type": "integer",
+                    "description": "Items whose external_id was already stored (or repeated "
+                    "earlier in the batch): answered, not added again.",
+                },
+            },
+            "required": ["data", "created", "existing"],
+        },
+        "Conditions": {
+            "type": "object",
+            "description": CONDITIONS_DOC,
+            "examples": [
+                {
+                    "all": [
+                        {"field": "country", "op": "eq", "value": "FR"},
+                        {
+                            "any": [
+                                {"field": "tags", "op": "contains", "value": "vip"},
+                                {
+                                    "event": "purchase",
+                                    "aggregate": "sum",
+                                    "op": "gte",
+                                    "value": 1000,
+                                    "within_days": 365,
+                                },
+                            ]
+                        },
+                        {
+                            "not": {
+                                "activity": "email_bounced",
+                                "count": {"op": "gte", "value": 1},
+                            }
+                        },
+                    ]
+                }
+            ],
+        },
+        "Segment": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string", "maxLength": 200},
+                "conditions": _ref("Conditions"),
+                "timezone": {"type": "string", "examples": ["UTC", "Europe/Paris"]},
+                "count": {
+                    "type": ["integer", "null"],
+                    "description": "Contacts matching now (archived ones excluded); only "
+                    "when one segment is read or written, not in the list. null when the "
+                    "stored tree no longer applies (see `error`).",
+                },
+                "error": {
+                    "type": "string",
+                    "description": "Why the stored tree cannot be evaluated any more "
+                    "(a custom field it uses was deleted or changed type).",
+                },
+                "owner_id": {"type": ["integer", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+            "required": ["id", "name", "conditions", "timezone"],
+        },
+        "SegmentInput": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "maxLength": 200},
+                "conditions": _ref("Conditions"),
+                "timezone": {
+                    "type": "string",
+                    "default": "UTC",
+                    "description": "IANA name; dates in the conditions are days in this zone.",
+                },
+            },
+            "required": ["name", "conditions"],
+            "additionalProperties": False,
+        },
+        "SegmentPatch": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "maxLength": 200},
+                "conditions": _ref("Conditions"),
+                "timezone": {"type": ["string", "null"], "description": "null means UTC."},
+            },
+            "additionalProperties": False,
+        },
+        "SegmentPage": _page("Segment"),
+        "SegmentPreviewInput": {
+            "type": "object",
+            "properties": {
+                "conditions": _ref("Conditions"),
+                "timezone": {"type": "string", "default": "UTC"},
+            },
+            "required": ["conditions"],
+            "additionalProperties": False,
+        },
+        "SegmentCount": {
+            "type": "object",
+            "properties": {"count": {"type": "integer"}},
+            "required": ["count"],
         },
     }
 
@@ -823,6 +1053,106 @@ def operations() -> dict[str, dict[str, Any]]:
             "tags": ["jobs"],
             "responses": {"200": _json("Job", "The job."), **READ_ERRORS, **NOT_FOUND},
         },
+        "api.activities_create": {
+            "tags": ["activities"],
+            "description": "Updates the contact's last activity date (and last contacted "
+            "date for email_sent, call and meeting) when the activity is newer.",
+            "requestBody": _body("ActivityInput"),
+            "responses": {
+                "200": _json("Activity", "The activity with this external_id, already stored."),
+                "201": _json("Activity", "Created."),
+                **WRITE_ERRORS,
+                **NOT_FOUND,
+                "409": _error("Saved by someone else at the same moment; try again."),
+            },
+        },
+        "api.activities_batch": {
+            "tags": ["activities"],
+            "description": f"Up to {MAX_BATCH} activities, each naming its contact by "
+            "`contact_id` or `email`. All or nothing: when any item is invalid (or names an "
+            "unknown contact) the 422 lists every bad item as `activities[<index>].<field>` "
+            "under `fields`, and nothing is stored.",
+            "requestBody": _body("ActivityBatchInput"),
+            "responses": {
+                "200": _json("ActivityBatchResult", "One result per item, in order."),
+                **WRITE_ERRORS,
+                "409": _error("Saved by someone else at the same moment; try again."),
+                "413": _error(f"More than {MAX_BATCH} items."),
+            },
+        },
+        "api.activities_list": {
+            "tags": ["activities"],
+            "parameters": [
+                _query(
+                    "kind",
+                    f"Only these kinds. {_MANY}",
+                    {"type": "string", "enum": list(ACTIVITY_KINDS)},
+                ),
+                *PAGING,
+            ],
+            "responses": {
+                "200": _json("ActivityPage", "Newest first."),
+                **READ_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.segments_list": {
+            "tags": ["segments"],
+            "parameters": PAGING,
+            "responses": {
+                "200": _json("SegmentPage", "Segments by name, each with its live count."),
+                **READ_ERRORS,
+            },
+        },
+        "api.segments_create": {
+            "tags": ["segments"],
+            "requestBody": _body("SegmentInput"),
+            "responses": {
+                "201": _json("Segment", "Created, with the number of contacts it matches."),
+                **WRITE_ERRORS,
+                "409": _error("Saved by someone else at the same moment; try again."),
+            },
+        },
+        "api.segments_get": {
+            "tags": ["segments"],
+            "responses": {
+                "200": _json("Segment", "The segment and its live count."),
+                **READ_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.segments_patch": {
+            "tags": ["segments"],
+            "requestBody": _body("SegmentPatch"),
+            "description": "Change the fields given.",
+            "responses": {"200": _json("Segment", "Saved."), **WRITE_ERRORS, **NOT_FOUND},
+        },
+        "api.segments_delete": {
+            "tags": ["segments"],
+            "responses": {"204": {"description": "Deleted."}, **WRITE_ERRORS, **NOT_FOUND},
+        },
+        "api.segments_contacts": {
+            "tags": ["segments"],
+            "description": "Evaluated now; ordered by contact id.",
+            "parameters": PAGING,
+            "responses": {
+                "200": _json("ContactPage", "A page of the contacts it matches."),
+                **READ_ERRORS,
+                **NOT_FOUND,
+            },
+        },
+        "api.segments_preview": {
+            "tags": ["segments"],
+            "description": "Counts the contacts a tree matches without saving it "
+            "(viewers may call it).",
+            "requestBody": _body("SegmentPreviewInput"),
+            "responses": {
+                "200": _json("SegmentCount", "How many contacts match now."),
+                "400": _error("Malformed JSON."),
+                "401": _error("No valid token."),
+                "422": _error("Invalid tree: `field` is `conditions` (or `timezone`)."),
+            },
+        },
         "api.openapi": {
             "tags": ["meta"],
             "security": [],
@@ -873,7 +1203,8 @@ def document(app: Flask) -> dict[str, Any]:
         "info": {
             "title": "Kontor API",
             "version": API_VERSION,
-            "description": "Contacts, companies, tags and lists of a Kontor instance. "
+            "description": "Contacts, companies, tags, lists, segments and timeline "
+            "activities of a Kontor instance. "
             "Send `Authorization: Bearer <token>` (create one with `kontor tokens create "
             "EMAIL`). Viewers read; members and admins also write. Lists answer "
             '`{"data": [...], "next_cursor": ...}`; errors answer '
@@ -883,7 +1214,17 @@ def document(app: Flask) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "tags": [
             {"name": n}
-            for n in ("contacts", "companies", "tags", "lists", "imports", "jobs", "meta")
+            for n in (
+                "contacts",
+                "companies",
+                "tags",
+                "lists",
+                "segments",
+                "activities",
+                "imports",
+                "jobs",
+                "meta",
+            )
         ],
         "paths": paths,
         "components": {
