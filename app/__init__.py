@@ -89,7 +89,9 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
 
     @app.before_request  # first, before anything opens a transaction
     def declare_write_intent() -> None:
-        g.write_intent = WRITE_INTENT.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+        view = app.view_functions.get(request.endpoint or "")
+        writes = request.method not in ("GET", "HEAD", "OPTIONS")
+        g.write_intent = WRITE_INTENT.set(writes and not getattr(view, "reads_only", False))
 
     @app.teardown_request
     def end_write_intent(_exc) -> None:
@@ -115,12 +117,14 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     from app.jobs import bp as jobs_bp
     from app.jobs import queue
     from app.lists import bp as lists_bp
+    from app.segments import bp as segments_bp
     from app.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(companies_bp)
     app.register_blueprint(lists_bp)
+    app.register_blueprint(segments_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(exports_bp)

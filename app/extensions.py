@@ -29,6 +29,14 @@ CACHE_KB = 65_536  # page cache per SQLite connection
 # (BEGIN IMMEDIATE, waiting up to busy_timeout); reading requests begin as usual.
 WRITE_INTENT: ContextVar[bool] = ContextVar("kontor_write_intent", default=False)
 
+
+def reads_only(view):
+    """Mark a POST view that changes nothing (a count, a preview): its transaction begins
+    as a plain read, so it never waits for SQLite's write lock."""
+    view.reads_only = True
+    return view
+
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()

@@ -1,5 +1,5 @@
-"""Bulk actions over many contacts: tag, untag, add to a list, change owner or status,
-archive, restore, delete.
+"""Bulk actions over many contacts: tag, untag, add to or remove from a list, change
+owner or status, archive, restore, delete.
 
 A selection is a list of ids or the `id_select` of a ContactQuery ("all N matching").
 Each action runs as a handful of set-based statements whatever the selection size,
@@ -42,7 +42,10 @@ from app.timeline.models import Activity
 from app.timeutil import utcnow
 
 Target = Sequence[int] | Select
-ACTIONS = ("tag", "untag", "add_to_list", "owner", "status", "archive", "restore", "delete")
+ACTIONS = (
+    "tag", "untag", "add_to_list", "remove_from_list", "owner", "status", "archive", "restore",
+    "delete",
+)  # fmt: skip
 
 
 class BulkError(ValueError):
@@ -214,6 +217,29 @@ def add_to_list(target: Target, list_id: int, *, actor: Any = None, via: str = "
     return _done(added)
 
 
+def remove_from_list(target: Target, list_id: int, *, actor: Any = None, via: str = "web") -> int:
+    """Take contacts off a static list (whatever their status); returns how many were on it."""
+    contact_list = db.session.get(ContactList, list_id)
+    if contact_list is None:
+        raise BulkError("list", N_("No such list."))
+    now = utcnow()
+    member = exists(
+        select(literal_column("1")).where(
+            ListMembership.contact_id == Contact.id, ListMembership.list_id == list_id
+        )
+    )
+    where = [_in(target), member]
+    removed = db.session.scalar(select(func.count()).select_from(Contact).where(*where)) or 0
+    _audit("remove_from_list", where, {"list": [contact_list.name, None]}, actor, via, now)
+    selected = select(Contact.id).where(_in(target))
+    db.session.execute(
+        delete(ListMembership.__table__).where(
+            ListMembership.list_id == list_id, ListMembership.contact_id.in_(selected)
+        )
+    )
+    return _done(removed)
+
+
 def change_owner(
     target: Target, owner_id: int | None, *, actor: Any = None, via: str = "web"
 ) -> int:
@@ -315,6 +341,11 @@ def run(action: str, target: Target, params: Mapping[str, str], *, actor: Any = 
         if not raw.isdigit():
             raise BulkError("list", N_("Choose a list."))
         return add_to_list(target, int(raw), actor=actor)
+    if action == "remove_from_list":
+        raw = (params.get("list") or "").strip()
+        if not raw.isdigit():
+            raise BulkError("list", N_("Choose a list."))
+        return remove_from_list(target, int(raw), actor=actor)
     if action == "owner":
         raw = (params.get("owner") or "").strip()
         if raw == "none":

@@ -46,7 +46,7 @@ MAX_LIMIT = 500
 PARAMS = {
     "q", "status", "tag", "company", "owner", "source", "score_min", "score_max", "consent",
     "created_from", "created_to", "contacted_from", "contacted_to", "activity_from",
-    "activity_to", "list", "archived", "sort", "cursor", "limit", "cols", "id",
+    "activity_to", "list", "archived", "sort", "cursor", "limit", "cols", "id", "segment",
 }  # fmt: skip
 DATE_RANGES = {
     "created": "created_at",
@@ -73,6 +73,16 @@ class CustomFilter:
     values: list[Any]
 
 
+@dataclass(frozen=True)
+class SegmentFilter:
+    """A saved segment applied to the list: its compiled condition, or why it cannot be."""
+
+    id: int
+    name: str
+    condition: ColumnElement
+    error: str | None = None
+
+
 @dataclass
 class ContactQuery:
     """A validated contact list request."""
@@ -91,6 +101,8 @@ class ContactQuery:
     archived: str = "hide"  # hide, include, only
     ids: list[int] = field(default_factory=list)
     custom: list[CustomFilter] = field(default_factory=list)
+    segment_id: int | None = None
+    segment: SegmentFilter | None = field(default=None, compare=False, repr=False)
     sort: str = DEFAULT_SORT
     cursor: str | None = None
     limit: int = 50
@@ -110,7 +122,7 @@ class ContactQuery:
             self.q or self.statuses or self.tags or self.company_id or self.owner
             or self.source or self.score_min is not None or self.score_max is not None
             or self.consent or self.dates or self.list_id or self.custom or self.ids
-            or self.archived != "hide"
+            or self.archived != "hide" or self.segment_id
         )  # fmt: skip
 
 
@@ -132,8 +144,13 @@ def parse_args(
     *,
     me_id: int | None = None,
     default_limit: int = 50,
+    session: Session | None = None,
 ) -> tuple[ContactQuery, list[str]]:
-    """A ContactQuery from URL arguments, and notices for what was ignored."""
+    """A ContactQuery from URL arguments, and notices for what was ignored.
+
+    With a `session`, a `segment` argument is looked up at once (an unknown one is a
+    notice); without, it is looked up when the query runs (an unknown one matches nothing).
+    """
     notices: list[str] = []
     cq = ContactQuery(limit=default_limit)
     by_name = {c.name: c for c in custom_fields}
@@ -202,6 +219,22 @@ def parse_args(
     for v in _many(args, "id"):
         if v.isdigit():
             cq.ids.append(int(v))
+    cq.segment_id = as_int("segment")
+    if cq.segment_id is not None and session is not None:
+        cq.segment = load_segment(session, cq.segment_id)
+        if cq.segment is None:
+            notices.append(
+                Message(N_('Ignored "segment": no segment has the id %(id)s.'), id=cq.segment_id)
+            )
+            cq.segment_id = None
+        elif cq.segment.error:
+            notices.append(
+                Message(
+                    N_('The segment "%(name)s" cannot be applied: %(error)s'),
+                    name=cq.segment.name,
+                    error=cq.segment.error,
+                )
+            )
     for key, values in args.items():
         if not key.startswith("cf."):
             continue
@@ -229,6 +262,37 @@ def parse_args(
     if limit is not None:
         cq.limit = max(1, min(limit, MAX_LIMIT))
     return cq, notices
+
+
+def load_segment(session: Session, segment_id: int) -> SegmentFilter | None:
+    """The saved segment compiled for the current custom fields (None when unknown).
+
+    A definition that no longer validates (a custom field deleted since) matches
+    nothing and carries the reason.
+    """
+    from app.segments import compile as segment_compile
+    from app.segments.models import Segment
+    from app.segments.tree import TreeError
+
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        return None
+    types = segment_compile.custom_field_types(session)
+    try:
+        condition = segment_compile.condition(
+            segment.conditions, types, timezone=segment.timezone or "UTC"
+        )
+    except TreeError as exc:
+        return SegmentFilter(segment.id, segment.name, false(), str(exc))
+    return SegmentFilter(segment.id, segment.name, condition)
+
+
+def _with_segment(session: Session, cq: ContactQuery) -> ContactQuery:
+    """The query with its segment looked up (when parse_args had no session)."""
+    if cq.segment_id is None or cq.segment is not None:
+        return cq
+    segment = load_segment(session, cq.segment_id)
+    return replace(cq, segment=segment or SegmentFilter(cq.segment_id, "", false()))
 
 
 def _parse_custom(info: CustomFieldInfo, op: str, vals: list[str]) -> CustomFilter | None:
@@ -393,6 +457,10 @@ def where_clauses(
         )
     for cf in cq.custom:
         w.append(_custom_clause(cf, as_set=as_sets))
+    if cq.segment is not None:
+        w.append(cq.segment.condition)
+    elif cq.segment_id is not None:
+        w.append(false())  # not looked up: see _with_segment
     return w
 
 
@@ -485,6 +553,7 @@ def fetch_page(
     custom_fields: Sequence[CustomFieldInfo] = (),
 ) -> tuple[list[Contact], str | None]:
     """One page of contacts and the cursor of the next page (None on the last)."""
+    cq = _with_segment(session, cq)
     dialect = _dialect(session)
     plan = _sort_plan(cq, custom_fields)
     key = cq.sort_key
@@ -581,6 +650,7 @@ def count(session: Session, cq: ContactQuery) -> int:
     the first count can use any index, the second the small partial index of
     archived contacts, where `archived_at IS NULL` alone would read the whole table.
     """
+    cq = _with_segment(session, cq)
     dialect = _dialect(session)
     if cq.archived != "hide":
         stmt = (
@@ -606,6 +676,7 @@ def count(session: Session, cq: ContactQuery) -> int:
 
 def id_select(session: Session, cq: ContactQuery) -> Select:
     """SELECT contacts.id of everything the query matches (for bulk actions and exports)."""
+    cq = _with_segment(session, cq)
     return select(Contact.id).where(*where_clauses(cq, _dialect(session)))
 
 
@@ -625,6 +696,7 @@ def to_args(cq: ContactQuery, **override: Any) -> dict[str, Any]:
         ("score_min", cq.score_min),
         ("score_max", cq.score_max),
         ("list", cq.list_id),
+        ("segment", cq.segment_id),
     ):
         if value is not None:
             out[key] = value

@@ -109,7 +109,9 @@ def _list_context(args: dict[str, list[str]]) -> dict[str, Any]:
     user = actor()
     infos = custom_field_infos(db.session)
     default_limit = int(current_app.config.get("PAGE_SIZE") or 50)
-    cq, notices = parse_args(args, infos, me_id=user.id, default_limit=default_limit)
+    cq, notices = parse_args(
+        args, infos, me_id=user.id, default_limit=default_limit, session=db.session
+    )
     columns = listview.available_columns(infos)
     requested = args.get("cols")
     cols, unknown = listview.choose_columns(requested, session.get(COLS_KEY), columns)
@@ -243,6 +245,9 @@ BULK_MESSAGES = {
     ),
     "add_to_list": lambda n: ngettext(
         "Added %(num)s contact to the list.", "Added %(num)s contacts to the list.", n
+    ),
+    "remove_from_list": lambda n: ngettext(
+        "Removed %(num)s contact from the list.", "Removed %(num)s contacts from the list.", n
     ),
     "owner": lambda n: ngettext(
         "Changed the owner of %(num)s contact.", "Changed the owner of %(num)s contacts.", n
