@@ -16,6 +16,7 @@ from app.api.common import (
     MAX_BATCH,
     ApiError,
     check_args,
+    commit,
     decode_cursor,
     encode_cursor,
     envelope,
@@ -58,16 +59,6 @@ def _batch_invalid(exc: IngestFailed) -> ApiError:
     return invalid(fields)
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(
-            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
-        ) from None
-
-
 def _contact(contact_id: int) -> Contact:
     contact = db.session.get(Contact, contact_id)
     if contact is None:
@@ -93,7 +84,7 @@ def activities_create(contact_id: int):
         raise ApiError(
             409, _("Someone else saved this at the same time; nothing was saved. Try again.")
         ) from None
-    _commit()
+    commit()
     activity = db.session.get(Activity, result.ids[0])
     return make_response(jsonify(activity_to_dict(activity)), 201 if result.created[0] else 200)
 
@@ -130,7 +121,7 @@ def activities_batch():
         raise ApiError(
             409, _("Someone else saved this at the same time; nothing was saved. Try again.")
         ) from None
-    _commit()
+    commit()
     activities = load_activities(db.session, result.ids)
     data = [
         {

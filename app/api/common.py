@@ -9,6 +9,8 @@ from typing import Any
 from flask import jsonify, make_response, request
 from flask_babel import gettext as _
 from sqlalchemy import tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql import ColumnElement, Select
 
 from app.api import bp
@@ -216,3 +218,14 @@ def keyset_page(
 def envelope(data: list[Any], next_cursor: str | None):
     """The list answer: {"data": [...], "next_cursor": str | null}."""
     return jsonify({"data": data, "next_cursor": next_cursor})
+
+
+def commit() -> None:
+    """Commit; a row changed or added by someone else meanwhile is a 409, not a 500."""
+    try:
+        db.session.commit()
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        raise ApiError(
+            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
+        ) from None

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import jsonify, make_response, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.exc import DBAPIError
 
 from app import audit
 from app.api import bp
 from app.api.common import (
     MAX_BATCH,
     ApiError,
+    commit,
     duplicate_error,
     envelope,
     json_body,
@@ -122,19 +122,8 @@ def contacts_upsert():
     body = json_body()
     body.pop("id", None)
     contact, created = upsert_contact(body, actor=actor(), via="api")
-    _commit()
+    commit()
     return _answer(contact, 201 if created else 200)
-
-
-def _commit() -> None:
-    """Commit; a row changed or added by someone else meanwhile is a 409, not a 500."""
-    try:
-        db.session.commit()
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        raise ApiError(
-            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
-        ) from None
 
 
 def _item_error(exc: Exception) -> dict[str, Any]:
@@ -192,7 +181,7 @@ def contacts_batch():
         ) as exc:
             result.update(status="error", id=None, error=_item_error(exc))
         results.append(result)
-    _commit()
+    commit()
     counts = {s: sum(r["status"] == s for r in results) for s in ("created", "updated", "error")}
     return jsonify(
         {
@@ -253,7 +242,7 @@ def contacts_patch(contact_id: int):
     update_contact(contact, body, actor=actor(), via="api", expected_version=expected)
     if archived is not None:
         _set_archived(contact, archived)
-    _commit()
+    commit()
     return _answer(contact)
 
 
@@ -266,5 +255,5 @@ def contacts_delete(contact_id: int):
         "delete", "contact", contact.id, {"email": contact.email}, actor=actor(), via="api"
     )
     db.session.delete(contact)
-    _commit()
+    commit()
     return "", 204

@@ -8,7 +8,6 @@ from typing import Any
 from flask import jsonify, make_response
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.api import bp
@@ -16,6 +15,7 @@ from app.api.activities import invalid
 from app.api.common import (
     ApiError,
     check_args,
+    commit,
     envelope,
     json_body,
     keyset_page,
@@ -72,17 +72,6 @@ def _get(segment_id: int) -> Segment:
     return segment
 
 
-def _commit() -> None:
-    """Commit; a name taken by someone else meanwhile is a 409, not a 500."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ApiError(
-            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
-        ) from None
-
-
 @bp.get("/api/v1/segments")
 @require("read")
 def segments_list():
@@ -106,7 +95,7 @@ def segments_create():
         raise tree_error(exc) from None
     except ValidationFailed as exc:
         raise invalid(exc.errors) from None
-    _commit()
+    commit()
     return make_response(jsonify(segment_to_dict(segment)), 201)
 
 
@@ -130,7 +119,7 @@ def segments_patch(segment_id: int):
         raise tree_error(exc) from None
     except ValidationFailed as exc:
         raise invalid(exc.errors) from None
-    _commit()
+    commit()
     return jsonify(segment_to_dict(segment))
 
 
@@ -139,7 +128,7 @@ def segments_patch(segment_id: int):
 def segments_delete(segment_id: int):
     """Delete a segment (its contacts stay)."""
     service.delete_segment(_get(segment_id), actor=actor(), via="api")
-    _commit()
+    commit()
     return "", 204
 
 

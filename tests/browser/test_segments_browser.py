@@ -9,15 +9,9 @@ import time
 
 import pytest
 
+from tests.browser.test_contacts_browser import _log_in
+
 pytestmark = pytest.mark.browser
-
-
-def _log_in(page, server) -> None:
-    page.goto(server.url + "/login")
-    page.fill('input[name="email"]', server.email)
-    page.fill('input[name="password"]', server.password)
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r"/contacts/"))
 
 
 def _watch_builder(page) -> None:
