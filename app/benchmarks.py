@@ -7,8 +7,11 @@ so a benchmark is loaded from its file path under the repository root.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -65,3 +68,33 @@ def run_benchmark(
     keep the benchmark's own defaults."""
     options = {"contacts": contacts, "requests": requests, "rows": rows, "activities": activities}
     return load(name).run(as_json=as_json, **{k: v for k, v in options.items() if v is not None})
+
+
+@contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """Set environment variables for a block (a benchmark's own instance), then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def migrate_quietly() -> None:
+    """Apply the migrations to the current app's database without Alembic's log lines."""
+    import logging
+
+    from flask_migrate import upgrade
+
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        upgrade()
+    finally:
+        alembic_log.setLevel(level)

@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from random import Random
 from typing import Any
 from urllib.parse import urlencode
+
+from app.benchmarks import environ, migrate_quietly
 
 GOAL_P95_MS = 30
 PAGE = 50
@@ -87,26 +88,12 @@ def run(contacts: int = 1_000_000, requests: int = 200, as_json: bool = False) -
     return result
 
 
-@contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _fresh_app(folder: str):
     """A Kontor app on its own instance folder and SQLite file (never DATABASE_URL)."""
     from app import create_app
     from app.config import Config
 
-    with _environ(KONTOR_INSTANCE=folder):
+    with environ(KONTOR_INSTANCE=folder):
         config = Config()
     return create_app(
         config,
@@ -118,9 +105,6 @@ def _fresh_app(folder: str):
 
 
 def _run(folder: str, n: int, r: int, as_json: bool, say: Callable[[str], None]) -> dict:
-    import logging
-
-    from flask_migrate import upgrade
 
     from app.auth.models import ApiToken, User
     from app.extensions import db
@@ -128,13 +112,7 @@ def _run(folder: str, n: int, r: int, as_json: bool, say: Callable[[str], None])
 
     app = _fresh_app(folder)
     with app.app_context():
-        alembic_log = logging.getLogger("alembic")
-        level = alembic_log.level
-        alembic_log.setLevel(logging.WARNING)
-        try:
-            upgrade()
-        finally:
-            alembic_log.setLevel(level)
+        migrate_quietly()
         password = "bench-password-1"
         for name in USERS:
             user = User(

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from app.benchmarks import environ, migrate_quietly
+
 GOAL_MS = 1000
 GOAL_RATIO = 1.5
 REPEAT = 3
@@ -188,20 +190,6 @@ def run(
 
 
 @contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextmanager
 def _sqlite_instance() -> Iterator[tuple[str, str]]:
     keep = os.environ.get("KONTOR_BENCH_KEEP") == "1"
     folder = tempfile.mkdtemp(prefix="kontor-bench-segments-")
@@ -239,7 +227,7 @@ def _fresh_app(folder: str, uri: str):
     from app import create_app
     from app.config import Config
 
-    with _environ(KONTOR_INSTANCE=folder):
+    with environ(KONTOR_INSTANCE=folder):
         config = Config()
     return create_app(
         config,
@@ -254,9 +242,7 @@ def _fresh_app(folder: str, uri: str):
 
 
 def _measure(folder: str, uri: str, n: int, m: int, say: Callable[[str], None]) -> dict:
-    import logging
 
-    from flask_migrate import upgrade
     from sqlalchemy import DateTime, bindparam, text
 
     from app.auth.models import User
@@ -268,13 +254,7 @@ def _measure(folder: str, uri: str, n: int, m: int, say: Callable[[str], None]) 
     app = _fresh_app(folder, uri)
     with app.app_context():
         dialect = db.engine.dialect.name
-        alembic_log = logging.getLogger("alembic")
-        level = alembic_log.level
-        alembic_log.setLevel(logging.WARNING)
-        try:
-            upgrade()
-        finally:
-            alembic_log.setLevel(level)
+        migrate_quietly()
         for name in ("anna", "jonas", "lucia"):
             db.session.add(User(email=f"{name}@example.com", name=name.title(), password_hash="-"))
         db.session.commit()

@@ -17,6 +17,7 @@ from app.api.common import (
     ApiError,
     check_args,
     commit,
+    conflict,
     decode_cursor,
     encode_cursor,
     envelope,
@@ -80,10 +81,7 @@ def activities_create(contact_id: int):
     try:
         result = ingest(db.session, [item], actor=actor(), via="api")
     except IntegrityError:
-        db.session.rollback()
-        raise ApiError(
-            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
-        ) from None
+        raise conflict() from None
     commit()
     activity = db.session.get(Activity, result.ids[0])
     return make_response(jsonify(activity_to_dict(activity)), 201 if result.created[0] else 200)
@@ -117,10 +115,7 @@ def activities_batch():
     except IngestFailed as exc:
         raise _batch_invalid(exc) from None
     except IntegrityError:
-        db.session.rollback()
-        raise ApiError(
-            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
-        ) from None
+        raise conflict() from None
     commit()
     activities = load_activities(db.session, result.ids)
     data = [

@@ -220,12 +220,17 @@ def envelope(data: list[Any], next_cursor: str | None):
     return jsonify({"data": data, "next_cursor": next_cursor})
 
 
+def conflict() -> ApiError:
+    """409: a row was changed or added by someone else meanwhile (after the rollback)."""
+    db.session.rollback()
+    return ApiError(
+        409, _("Someone else saved this at the same time; nothing was saved. Try again.")
+    )
+
+
 def commit() -> None:
     """Commit; a row changed or added by someone else meanwhile is a 409, not a 500."""
     try:
         db.session.commit()
     except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        raise ApiError(
-            409, _("Someone else saved this at the same time; nothing was saved. Try again.")
-        ) from None
+        raise conflict() from None

@@ -188,17 +188,23 @@ def untag(target: Target, names: Sequence[str], *, actor: Any = None, via: str =
     return _done(total)
 
 
-def add_to_list(target: Target, list_id: int, *, actor: Any = None, via: str = "web") -> int:
-    """Subscribe contacts to a static list; returns how many were not on it yet."""
+def _list_and_membership(list_id: int) -> tuple[ContactList, ColumnElement]:
+    """The list (or a BulkError) and "the contact is on it" as a correlated EXISTS."""
     contact_list = db.session.get(ContactList, list_id)
     if contact_list is None:
         raise BulkError("list", N_("No such list."))
-    now = utcnow()
     member = exists(
         select(literal_column("1")).where(
             ListMembership.contact_id == Contact.id, ListMembership.list_id == list_id
         )
     )
+    return contact_list, member
+
+
+def add_to_list(target: Target, list_id: int, *, actor: Any = None, via: str = "web") -> int:
+    """Subscribe contacts to a static list; returns how many were not on it yet."""
+    contact_list, member = _list_and_membership(list_id)
+    now = utcnow()
     where = [_in(target), ~member]
     added = db.session.scalar(select(func.count()).select_from(Contact).where(*where)) or 0
     _audit("add_to_list", where, {"list": [None, contact_list.name]}, actor, via, now)
@@ -219,15 +225,8 @@ def add_to_list(target: Target, list_id: int, *, actor: Any = None, via: str = "
 
 def remove_from_list(target: Target, list_id: int, *, actor: Any = None, via: str = "web") -> int:
     """Take contacts off a static list (whatever their status); returns how many were on it."""
-    contact_list = db.session.get(ContactList, list_id)
-    if contact_list is None:
-        raise BulkError("list", N_("No such list."))
+    contact_list, member = _list_and_membership(list_id)
     now = utcnow()
-    member = exists(
-        select(literal_column("1")).where(
-            ListMembership.contact_id == Contact.id, ListMembership.list_id == list_id
-        )
-    )
     where = [_in(target), member]
     removed = db.session.scalar(select(func.count()).select_from(Contact).where(*where)) or 0
     _audit("remove_from_list", where, {"list": [contact_list.name, None]}, actor, via, now)
