@@ -63,10 +63,17 @@ def run_benchmark(
     requests: int | None = None,
     rows: int | None = None,
     activities: int | None = None,
+    deals: int | None = None,
 ) -> dict[str, Any]:
     """Run one benchmark (it prints its figures) and return them; options left as None
     keep the benchmark's own defaults."""
-    options = {"contacts": contacts, "requests": requests, "rows": rows, "activities": activities}
+    options = {
+        "contacts": contacts,
+        "requests": requests,
+        "rows": rows,
+        "activities": activities,
+        "deals": deals,
+    }
     return load(name).run(as_json=as_json, **{k: v for k, v in options.items() if v is not None})
 
 
@@ -98,3 +105,65 @@ def migrate_quietly() -> None:
         upgrade()
     finally:
         alembic_log.setLevel(level)
+
+
+@contextmanager
+def sqlite_instance(name: str) -> Iterator[tuple[str, str]]:
+    """A temporary instance folder and its SQLite URL for benchmark `name`, removed
+    afterwards unless KONTOR_BENCH_KEEP=1."""
+    import shutil
+    import tempfile
+
+    keep = os.environ.get("KONTOR_BENCH_KEEP") == "1"
+    folder = tempfile.mkdtemp(prefix=f"kontor-bench-{name}-")
+    try:
+        yield folder, f"sqlite:///{os.path.join(folder, 'kontor.db')}"
+    finally:
+        if keep:
+            print(f"Instance kept in {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_database(url: str, name: str) -> Iterator[tuple[str, str]]:
+    """A temporary database for benchmark `name` on the server of `url` (never `url`'s
+    own database), dropped afterwards; yields an instance folder and the database URL."""
+    import shutil
+    import tempfile
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    database = f"kontor_bench_{name}_{os.getpid()}"
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    folder = tempfile.mkdtemp(prefix=f"kontor-bench-{name}-pg-")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield folder, make_url(url).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def fresh_app(folder: str, uri: str, **overrides: Any):
+    """A Kontor app on a benchmark's own instance folder and database (no rate limits,
+    no Redis; jobs left for the benchmark to run unless overridden)."""
+    from app import create_app
+    from app.config import Config
+
+    with environ(KONTOR_INSTANCE=folder):
+        config = Config()
+    options = {
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "REDIS_URL": None,
+        "JOBS_QUEUE": "manual",
+        **overrides,
+    }
+    return create_app(config, **options)

@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from app.benchmarks import environ, migrate_quietly
+from app.benchmarks import fresh_app, migrate_quietly, postgres_database, sqlite_instance
 
 GOAL_MS = 1000
 GOAL_RATIO = 1.5
@@ -173,11 +170,11 @@ def run(
         },
         "databases": {},
     }
-    with _sqlite_instance() as (folder, uri):
+    with sqlite_instance("segments") as (folder, uri):
         result["databases"]["sqlite"] = _measure(folder, uri, contacts, activities, say)
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgresql"):
-        with _postgres_database(url) as (folder, uri):
+        with postgres_database(url, "segments") as (folder, uri):
             result["databases"]["postgresql"] = _measure(folder, uri, contacts, activities, say)
     if as_json:
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
@@ -187,55 +184,6 @@ def run(
 
 
 # ------------------------------------------------------------------ instances
-
-
-@contextmanager
-def _sqlite_instance() -> Iterator[tuple[str, str]]:
-    keep = os.environ.get("KONTOR_BENCH_KEEP") == "1"
-    folder = tempfile.mkdtemp(prefix="kontor-bench-segments-")
-    try:
-        yield folder, f"sqlite:///{os.path.join(folder, 'kontor.db')}"
-    finally:
-        if keep:
-            print(f"Instance kept in {folder}", file=sys.stderr)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def _postgres_database(url: str) -> Iterator[tuple[str, str]]:
-    """A temporary database on the server of `url` (never `url`'s own database)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"kontor_bench_segments_{os.getpid()}"
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    folder = tempfile.mkdtemp(prefix="kontor-bench-segments-pg-")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield folder, make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _fresh_app(folder: str, uri: str):
-    from app import create_app
-    from app.config import Config
-
-    with environ(KONTOR_INSTANCE=folder):
-        config = Config()
-    return create_app(
-        config,
-        SQLALCHEMY_DATABASE_URI=uri,
-        RATELIMIT_ENABLED=False,
-        RATELIMIT_STORAGE_URI="memory://",
-        REDIS_URL=None,
-    )
 
 
 # ------------------------------------------------------------------ measuring
@@ -251,7 +199,7 @@ def _measure(folder: str, uri: str, n: int, m: int, say: Callable[[str], None]) 
     from app.segments.compile import contact_ids, count, custom_field_types
     from app.timeutil import utcnow
 
-    app = _fresh_app(folder, uri)
+    app = fresh_app(folder, uri)
     with app.app_context():
         dialect = db.engine.dialect.name
         migrate_quietly()

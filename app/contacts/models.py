@@ -37,7 +37,7 @@ class Contact(db.Model):
         Index("ix_contacts_company_id", "company_id"),
         Index("ix_contacts_owner_id", "owner_id"),
         Index("ix_contacts_source", "source"),
-        Index("ix_contacts_country", "country"),
+        Index("ix_contacts_country_id", "country", "id"),  # segments: ids by country, index only
         Index("ix_contacts_consent_status", "consent_status"),
         Index(
             "ix_contacts_archived_at",

@@ -412,6 +412,8 @@ def check(tree: dict, world: dict, timezone: str) -> set[int]:
     stmt = segments.contact_ids(tree, CUSTOM, timezone=timezone, now=NOW)
     got = set(db.session.scalars(stmt))
     assert got == expected, f"tree {normalised} in {timezone}: SQL {got}, reference {expected}"
+    counted = segments.count(db.session, tree, CUSTOM, timezone=timezone, now=NOW)
+    assert counted == len(expected), f"tree {normalised}: count {counted} != {len(expected)}"
     return got
 
 
