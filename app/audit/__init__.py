@@ -26,6 +26,21 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def from_jsonable(column: Any, value: Any) -> Any:
+    """The inverse of jsonable() for a column: ISO strings back to dates and datetimes."""
+    if value is None:
+        return None
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:  # a type without a Python equivalent: keep the value
+        return value
+    if python_type is datetime and isinstance(value, str):
+        return datetime.fromisoformat(value.removesuffix("Z"))
+    if python_type is date and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
 def record(
     action: str,
     entity_type: str,

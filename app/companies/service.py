@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select, update
 from app import audit
 from app.auth.models import User
 from app.companies.models import Company
+from app.contacts import events
 from app.contacts.fields import FieldError, FieldSpec, ValidationFailed, clean_value
 from app.contacts.models import Contact
 from app.extensions import db
@@ -198,6 +199,8 @@ def update_company(
         from app.contacts.service import refresh_search_text_for_company
 
         refresh_search_text_for_company(company.id)
+        people = select(Contact.id).where(Contact.company_id == company.id)
+        events.emit("updated", people, fields=("company",), via=via)
     audit.record("update", "company", company.id, changes, actor=actor, via=via)
     return changes
 
@@ -288,15 +291,3 @@ def contact_counts(company_ids: list[int]) -> dict[int, int]:
         .group_by(Contact.company_id)
     )
     return {company_id: n for company_id, n in rows}
-
-
-def company_contacts(company_id: int, limit: int = 50) -> list[Contact]:
-    """The first contacts of a company by name (unarchived)."""
-    return list(
-        db.session.scalars(
-            select(Contact)
-            .where(Contact.company_id == company_id, Contact.archived_at.is_(None))
-            .order_by(Contact.last_name, Contact.first_name, Contact.id)
-            .limit(limit)
-        )
-    )

@@ -32,6 +32,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
+from app.contacts import events
 from app.contacts.fields import STATUSES
 from app.contacts.models import Contact, ContactTag, Tag
 from app.contacts.service import get_or_create_tags
@@ -129,7 +130,10 @@ def _touch(where: Sequence[ColumnElement], now: datetime, **values: Any) -> int:
     return db.session.execute(stmt).rowcount or 0
 
 
-def _done(count: int) -> int:
+def _done(count: int, target: Target, fields: Sequence[str], via: str) -> int:
+    """Tell contact-event listeners when something changed; expire stale objects."""
+    if count:
+        events.emit("updated", target, fields=fields, via=via)
     db.session.expire_all()
     return count
 
@@ -161,7 +165,7 @@ def tag(target: Target, names: Sequence[str], *, actor: Any = None, via: str = "
         total = max(total, _touch(where, now))
         rows = select(Contact.id, literal(t.id, Integer)).where(*where)
         db.session.execute(insert(ContactTag.__table__).from_select(["contact_id", "tag_id"], rows))
-    return _done(total)
+    return _done(total, target, ("tags",), via)
 
 
 def untag(target: Target, names: Sequence[str], *, actor: Any = None, via: str = "web") -> int:
@@ -185,7 +189,7 @@ def untag(target: Target, names: Sequence[str], *, actor: Any = None, via: str =
                 ContactTag.tag_id == t.id, ContactTag.contact_id.in_(selected)
             )
         )
-    return _done(total)
+    return _done(total, target, ("tags",), via)
 
 
 def _list_and_membership(list_id: int) -> tuple[ContactList, ColumnElement]:
@@ -220,7 +224,7 @@ def add_to_list(target: Target, list_id: int, *, actor: Any = None, via: str = "
             ["list_id", "contact_id", "status", "added_at", "updated_at"], rows
         )
     )
-    return _done(added)
+    return _done(added, target, ("lists",), via)
 
 
 def remove_from_list(target: Target, list_id: int, *, actor: Any = None, via: str = "web") -> int:
@@ -236,7 +240,7 @@ def remove_from_list(target: Target, list_id: int, *, actor: Any = None, via: st
             ListMembership.list_id == list_id, ListMembership.contact_id.in_(selected)
         )
     )
-    return _done(removed)
+    return _done(removed, target, ("lists",), via)
 
 
 def change_owner(
@@ -265,7 +269,7 @@ def change_owner(
         changes = {"owner": [emails.get(old) if old is not None else None, new_email]}
         _audit("update", where, changes, actor, via, now)
         _activity(where, changes, actor, via, now)
-    return _done(_touch([_in(target), differs], now, owner_id=owner_id))
+    return _done(_touch([_in(target), differs], now, owner_id=owner_id), target, ("owner_id",), via)
 
 
 def change_status(target: Target, status: str, *, actor: Any = None, via: str = "web") -> int:
@@ -285,7 +289,8 @@ def change_status(target: Target, status: str, *, actor: Any = None, via: str = 
         changes = {"status": [old, status]}
         _audit("update", where, changes, actor, via, now)
         _activity(where, changes, actor, via, now)
-    return _done(_touch([_in(target), Contact.status != status], now, status=status))
+    changed = _touch([_in(target), Contact.status != status], now, status=status)
+    return _done(changed, target, ("status",), via)
 
 
 def archive(target: Target, *, actor: Any = None, via: str = "web") -> int:
@@ -294,7 +299,7 @@ def archive(target: Target, *, actor: Any = None, via: str = "web") -> int:
     where = [_in(target), Contact.archived_at.is_(None)]
     _audit("archive", where, {"archived": [False, True]}, actor, via, now)
     _activity(where, {"archived": [False, True]}, actor, via, now)
-    return _done(_touch(where, now, archived_at=now))
+    return _done(_touch(where, now, archived_at=now), target, ("archived_at",), via)
 
 
 def restore(target: Target, *, actor: Any = None, via: str = "web") -> int:
@@ -303,7 +308,7 @@ def restore(target: Target, *, actor: Any = None, via: str = "web") -> int:
     where = [_in(target), Contact.archived_at.is_not(None)]
     _audit("restore", where, {"archived": [True, False]}, actor, via, now)
     _activity(where, {"archived": [True, False]}, actor, via, now)
-    return _done(_touch(where, now, archived_at=None))
+    return _done(_touch(where, now, archived_at=None), target, ("archived_at",), via)
 
 
 def _identity() -> ColumnElement:
@@ -322,8 +327,10 @@ def delete_contacts(target: Target, *, actor: Any = None, via: str = "web") -> i
     where = [_in(target)]
     _audit("delete", where, _identity(), actor, via, now)
     selected = select(Contact.id).where(*where)
+    events.emit("deleted", target, via=via)
     result = db.session.execute(delete(Contact.__table__).where(Contact.id.in_(selected)))
-    return _done(result.rowcount or 0)
+    db.session.expire_all()
+    return result.rowcount or 0
 
 
 def run(action: str, target: Target, params: Mapping[str, str], *, actor: Any = None) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from app import audit
 from app.auth.models import User
 from app.companies.models import Company
+from app.contacts import events
 from app.contacts.custom import clean_custom, value_column
 from app.contacts.fields import (
     BY_NAME,
@@ -356,6 +357,9 @@ def _after_change(contact: Contact, changes: dict, actor, via: str, action: str)
             contact.search_text = _search_text(contact)
     db.session.flush()
     audit.record(action, "contact", contact.id, changes, actor=actor, via=via)
+    events.emit(
+        "created" if action == "create" else "updated", [contact.id], fields=changes, via=via
+    )
     if action == "update":
         names = ", ".join(sorted(changes))
         db.session.add(

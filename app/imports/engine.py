@@ -26,7 +26,7 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from app import audit
 from app.auth.models import User
 from app.companies.models import Company
-from app.contacts import search_index
+from app.contacts import events, search_index
 from app.contacts.custom import value_column
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
 from app.contacts.search import search_text
@@ -359,6 +359,11 @@ class Batch:
         self._update(updates, ours)
         self._add_tags_and_lists(created)
         self._link_later()
+        # The plan's field names (email, company, tags, custom.<name>, ...), as listeners
+        # of contact events expect them.
+        fields = [target for _, target in self.plan.columns] + ["tags", "lists"]
+        events.emit("created", [cid for cid, _, _ in created], fields=fields, via="import")
+        events.emit("updated", [ex["id"] for _, ex in updates], fields=fields, via="import")
 
     def _link_later(self) -> None:
         """Set references to contacts that this batch has just written."""

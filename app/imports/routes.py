@@ -387,7 +387,13 @@ def _preview_row(row: service.PreviewRow, columns: list[dict[str, Any]]) -> dict
         for k, message in row.errors.items()
         if k not in keys
     ]
-    return {"number": row.row_number, "action": row.action, "cells": cells, "errors": others}
+    return {
+        "number": row.row_number,
+        "action": row.action,
+        "cells": cells,
+        "errors": others,
+        "duplicates": row.possible_duplicates,
+    }
 
 
 @bp.post("/<int:import_id>/start")

@@ -263,6 +263,8 @@ class PreviewRow:
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     action: str = "create"  # create | update | skip | fail
+    # existing contacts a new contact looks like (dicts from dedupe.check.possible_duplicates)
+    possible_duplicates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def preview(imp: Import, n: int = 20) -> list[PreviewRow]:
@@ -296,7 +298,19 @@ def preview(imp: Import, n: int = 20) -> list[PreviewRow]:
             elif policy == "create":
                 row.errors = {"email": N_("A contact with this email exists already.")}
         seen.add(email)
+    _mark_possible_duplicates(out)
     return out
+
+
+def _mark_possible_duplicates(rows: list[PreviewRow]) -> None:
+    """Rows that would create a contact looking like an existing one (fuzzy match)."""
+    from app.dedupe.check import possible_duplicates
+
+    for row in rows:
+        if row.action != "create":
+            continue
+        values = {k: v for k, v in row.values.items() if isinstance(v, (str, list))}
+        row.possible_duplicates = possible_duplicates(values, limit=2)
 
 
 def _shown(prepared) -> dict[str, Any]:

@@ -7,13 +7,14 @@ resumable job like the import itself.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
 from app import audit
 from app.companies.models import Company
+from app.contacts import events
 from app.contacts.custom import value_column
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue
 from app.contacts.search import contact_search_text
@@ -61,18 +62,23 @@ def run_undo(run: runner.JobRun) -> dict[str, Any]:
             break
         created = [cid for _, cid, data in rows if (data or {}).get("action") == "created"]
         for chunk in chunks(created, 500):
+            events.emit("deleted", chunk, via="import")
             db.session.execute(delete(Contact).where(Contact.id.in_(chunk)))
         checkpoint["deleted"] += len(created)
+        restored_ids = []
         for aid, cid, data in rows:
             data = data or {}
             if data.get("action") != "updated" or data.get("undone"):
                 continue
             restored, kept = _restore(cid, data, now)
+            if restored:
+                restored_ids.append(cid)
             checkpoint["restored"] += restored
             checkpoint["kept"] += kept
             db.session.execute(
                 update(Activity).where(Activity.id == aid).values(data={**data, "undone": True})
             )
+        events.emit("updated", restored_ids, via="import")
         checkpoint["after"] = rows[-1][1]
         run.progress(run.job.done + len(rows), total)
         run.commit(checkpoint)
@@ -103,7 +109,7 @@ def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int,
         if current != after:
             kept += 1
             continue
-        values[key] = _from_json(column, before)
+        values[key] = audit.from_jsonable(column, before)
         restored += 1
     custom_keys = [k for k in changes if k.startswith("custom.")]
     if custom_keys:
@@ -123,7 +129,7 @@ def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int,
                 )
             )
             col = value_column(d.type)
-            vals = [_from_json(CustomFieldValue.__table__.c[col], v) for v in before or []]
+            vals = [audit.from_jsonable(CustomFieldValue.__table__.c[col], v) for v in before or []]
             if vals:
                 insert_custom(
                     [
@@ -157,19 +163,3 @@ def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int,
         contact.updated_at = now
     db.session.flush()
     return restored, kept
-
-
-def _from_json(column, value: Any) -> Any:
-    """A value stored in JSON (ISO strings for dates) back in the column's Python type."""
-    if value is None:
-        return None
-    python_type = None
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return value
-    if python_type is datetime and isinstance(value, str):
-        return datetime.fromisoformat(value.rstrip("Z"))
-    if python_type is date and isinstance(value, str):
-        return date.fromisoformat(value)
-    return value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey, crontab
@@ -23,6 +24,20 @@ log = logging.getLogger(__name__)
 # An idle worker looks at the queue at least every 2 s (huey's default backs off to 10 s),
 # so a job started from a page begins at once.
 CONSUMER = {"periodic": True, "initial_delay": 0.1, "backoff": 1.15, "max_delay": 2.0}
+# Tasks a capability runs on a schedule: (crontab, name, fn), declared with @periodic.
+_PERIODIC: list[tuple[Callable, str, Callable[[], None]]] = []
+
+
+def periodic(schedule: Callable, name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Declare `fn()` to run on a huey `crontab` schedule, inside an app context, in the
+    worker. Declare it at import time of a module the app imports before init_app."""
+
+    def decorator(fn: Callable[[], None]) -> Callable[[], None]:
+        _PERIODIC[:] = [p for p in _PERIODIC if p[1] != name]
+        _PERIODIC.append((schedule, name, fn))
+        return fn
+
+    return decorator
 
 
 def init_app(app: Flask) -> None:
@@ -44,6 +59,14 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             for job_id in runner.requeue_stalled():
                 run_job(job_id)
+
+    for schedule, task_name, fn in _PERIODIC:
+
+        def scheduled(fn: Callable[[], None] = fn) -> None:
+            with app.app_context():
+                fn()
+
+        huey.periodic_task(schedule, name=task_name)(scheduled)
 
     app.extensions["huey"] = huey
     app.extensions["kontor.run_job"] = run_job

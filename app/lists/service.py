@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from app import audit
+from app.contacts import events
 from app.contacts.fields import FieldError, ValidationFailed, clean_email
 from app.contacts.models import Contact
 from app.extensions import db
@@ -85,10 +86,14 @@ def update_list(
 
 def delete_list(lst: ContactList, *, actor=None, via: str = "web") -> int:
     """Delete a list and its memberships (the contacts stay); returns how many members it had."""
-    members = db.session.scalar(
-        select(func.count()).select_from(ListMembership).where(ListMembership.list_id == lst.id)
+    ids = list(
+        db.session.scalars(
+            select(ListMembership.contact_id).where(ListMembership.list_id == lst.id)
+        )
     )
+    members = len(ids)
     db.session.execute(delete(ListMembership).where(ListMembership.list_id == lst.id))
+    events.emit("updated", ids, fields=("lists",), via=via)
     audit.record(
         "delete", "list", lst.id, {"name": lst.name, "members": members}, actor=actor, via=via
     )
@@ -159,6 +164,7 @@ def _timeline(lst: ContactList, contact_id: int, old: str | None, new: str | Non
             source=via,
         )
     )
+    events.emit("updated", [contact_id], fields=("lists",), via=via)
 
 
 def set_status(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, insert, literal, select
 
 from app import audit
+from app.contacts import events
 from app.contacts.fields import ValidationFailed
 from app.contacts.models import ContactTag, Tag
 from app.extensions import db
@@ -86,7 +87,15 @@ def rename_tag(tag: Tag, name: str | None, *, actor=None, via: str = "web") -> b
     tag.name = text
     tag.key = tag_key(text)
     db.session.flush()
+    events.emit("updated", _holders(tag.id), fields=("tags",), via=via)
     return True
+
+
+def _holders(tag_id: int) -> list[int]:
+    """Ids of the contacts carrying a tag (read before its rows change)."""
+    return list(
+        db.session.scalars(select(ContactTag.contact_id).where(ContactTag.tag_id == tag_id))
+    )
 
 
 def merge_tag(source: Tag, target: Tag, *, actor=None, via: str = "web") -> int:
@@ -98,6 +107,7 @@ def merge_tag(source: Tag, target: Tag, *, actor=None, via: str = "web") -> int:
         ContactTag.tag_id == source.id, ContactTag.contact_id.not_in(already)
     )
     db.session.flush()
+    holders = _holders(source.id)
     moved = db.session.scalar(select(func.count()).select_from(to_move.subquery())) or 0
     db.session.execute(
         insert(ContactTag).from_select(
@@ -115,16 +125,19 @@ def merge_tag(source: Tag, target: Tag, *, actor=None, via: str = "web") -> int:
     )
     db.session.delete(source)
     db.session.flush()
+    events.emit("updated", holders, fields=("tags",), via=via)
     return moved
 
 
 def delete_tag(tag: Tag, *, actor=None, via: str = "web") -> int:
     """Delete a tag and take it off every contact; returns how many contacts had it."""
-    removed = contact_count(tag.id)
+    holders = _holders(tag.id)
+    removed = len(holders)
     db.session.execute(delete(ContactTag).where(ContactTag.tag_id == tag.id))
     audit.record(
         "delete", "tag", tag.id, {"name": tag.name, "contacts": removed}, actor=actor, via=via
     )
     db.session.delete(tag)
     db.session.flush()
+    events.emit("updated", holders, fields=("tags",), via=via)
     return removed

@@ -36,7 +36,10 @@ class Deal(db.Model):
         Index("ix_deals_stage_position", "stage_id", "position"),
         Index("ix_deals_contact_id", "contact_id"),
         Index("ix_deals_company_id", "company_id"),
-        Index("ix_deals_owner_id", "owner_id"),
+        # Board totals (count and sum by stage and currency) read from the index alone,
+        # for everyone's board and for an owner's ("my deals").
+        Index("ix_deals_stage_currency_value", "stage_id", "currency", "value"),
+        Index("ix_deals_owner_stage", "owner_id", "stage_id", "currency", "value"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

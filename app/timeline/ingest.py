@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.contacts import events
 from app.contacts.fields import FieldError, clean_email
 from app.contacts.models import Contact
 from app.i18n import N_, Message
@@ -421,6 +422,9 @@ def ingest(
             result.created.append(False)
     if fresh:
         _touch_contacts(session, fresh)
+        events.emit(
+            "activities_changed", sorted({i.contact_id for i in fresh if i.contact_id}), via=via
+        )
         created_ids = [i for i, c in zip(result.ids, result.created, strict=True) if c]
         if len(items) == 1:
             item = items[0]

@@ -57,6 +57,8 @@ class Activity(db.Model):
         ),
         Index("ix_activities_company_occurred", "company_id", "occurred_at"),
         Index("ix_activities_deal_id", "deal_id"),
+        # "My follow-ups": open tasks of a user by due date.
+        Index("ix_activities_user_kind_open_due", "user_id", "kind", "completed_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,3 +78,4 @@ class Activity(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
