@@ -10,12 +10,12 @@ from app.auth.models import User
 from app.auth.permissions import actor, require
 from app.companies import bp
 from app.companies.models import Company
+from app.companies.people import company_people
 from app.companies.service import (
     PAGE_SIZE,
     SPECS,
     CompanyConflict,
     DuplicateCompany,
-    company_contacts,
     contact_counts,
     create_company,
     delete_company,
@@ -114,15 +114,20 @@ def create():
 
 
 def _show(company: Company, *, editing: bool = False, **extra):
-    contacts = company_contacts(company.id)
     count = contact_counts([company.id]).get(company.id, 0)
     owner = shown_value(company, "owner_id")
+    block = "details" if request.method == "POST" or editing else None
+    if block is None or not is_htmx():
+        # The whole page: its people as a reports-to tree, and its timeline.
+        from app.timeline.routes import company_timeline
+
+        extra["people"], extra["people_total"] = company_people(db.session, company.id)
+        extra["tl"] = company_timeline(company, request.args)
     return render(
         "companies/show.html",
-        "details" if request.method == "POST" or editing else None,
+        block,
         status=extra.pop("status", 200),
         company=company,
-        contacts=contacts,
         contact_count=count,
         owner=owner,
         specs=SPECS,
