@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, redirect, request, url_for
@@ -47,6 +49,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
     # Let SQLAlchemy, not the driver, open transactions, so SAVEPOINTs nest properly.
     dbapi_connection.isolation_level = None
+
+
+_PG_MEMORY = re.compile(r"\d+\s*(kB|MB|GB)")
+
+
+@event.listens_for(Engine, "connect")
+def _postgres_settings(dbapi_connection, _record) -> None:
+    """PostgreSQL session settings for a web app's queries.
+
+    JIT compilation off: it costs 100 ms or more on the big segment counts and never
+    pays back on queries this short. work_mem (KONTOR_PG_WORK_MEM, default 64MB): hashes
+    of a few hundred thousand contact ids (segments, duplicate scans) stay in memory
+    instead of spilling to disk.
+    """
+    if "psycopg" not in type(dbapi_connection).__module__:
+        return
+    work_mem = os.environ.get("KONTOR_PG_WORK_MEM", "64MB").strip()
+    if not _PG_MEMORY.fullmatch(work_mem):
+        raise ValueError(f"KONTOR_PG_WORK_MEM: {work_mem!r} is not like 64MB")
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # no transaction left open by the SETs
+    try:
+        dbapi_connection.execute("SET jit = off")
+        dbapi_connection.execute(f"SET work_mem = '{work_mem}'")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 @event.listens_for(Engine, "begin")
@@ -112,13 +140,17 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     from app.auth import bp as auth_bp
     from app.companies import bp as companies_bp
     from app.contacts import bp as contacts_bp
+    from app.dedupe import bp as dedupe_bp
     from app.exports import bp as exports_bp
     from app.imports import bp as imports_bp
     from app.jobs import bp as jobs_bp
     from app.jobs import queue
     from app.lists import bp as lists_bp
+    from app.pipeline import bp as pipeline_bp
+    from app.scoring import bp as scoring_bp
     from app.segments import bp as segments_bp
     from app.settings import bp as settings_bp
+    from app.timeline import bp as timeline_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(contacts_bp)
@@ -129,6 +161,10 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     app.register_blueprint(jobs_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(dedupe_bp)
+    app.register_blueprint(pipeline_bp)
+    app.register_blueprint(scoring_bp)
+    app.register_blueprint(timeline_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
 

@@ -193,6 +193,7 @@ def seed_command(n_contacts: int, n_activities: int, seed_value: int) -> None:
 @click.option(
     "--activities", "n_activities", type=int, default=None, help="Activities to seed (segments)."
 )
+@click.option("--deals", "n_deals", type=int, default=None, help="Deals to seed (pipeline).")
 def bench_command(
     name: str,
     as_json: bool,
@@ -200,6 +201,7 @@ def bench_command(
     n_requests: int | None,
     n_rows: int | None,
     n_activities: int | None,
+    n_deals: int | None,
 ) -> None:
     """Run the benchmark NAME from bench/ and print its figures."""
     from app.benchmarks import run_benchmark
@@ -211,6 +213,7 @@ def bench_command(
         requests=n_requests,
         rows=n_rows,
         activities=n_activities,
+        deals=n_deals,
     )
 
 
@@ -263,9 +266,13 @@ _register_db_commands()
 
 def _add_capability_commands() -> None:
     """Commands that live beside the code they drive."""
+    from app.dedupe.cli import dedupe_group
     from app.imports.cli import import_command
+    from app.scoring.cli import scoring_group
 
     main.add_command(import_command)
+    main.add_command(scoring_group)
+    main.add_command(dedupe_group)
 
 
 _add_capability_commands()

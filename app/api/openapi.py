@@ -3,6 +3,8 @@ contact field registry so neither can drift from what the server does."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from typing import Any
 
@@ -1169,13 +1171,35 @@ def openapi_path(rule: str) -> str:
     return _ARG.sub(r"{\2}", rule)
 
 
+def _capability_docs() -> list[Any]:
+    """The `app/api/doc_<capability>.py` modules: each has TAG, operations(), schemas().
+
+    A capability documents its endpoints in its own module instead of growing this one.
+    """
+    import app.api as api_package
+
+    return [
+        importlib.import_module(f"app.api.{info.name}")
+        for info in sorted(pkgutil.iter_modules(api_package.__path__), key=lambda i: i.name)
+        if info.name.startswith("doc_")
+    ]
+
+
 def document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of the API routes of `app`.
 
     Paths come from the URL map and summaries from the views' docstrings; an
-    endpoint without an entry in `operations()` is left out (a test catches it).
+    endpoint without an entry in `operations()` (or a doc_ module's) is left out
+    (a test catches it).
     """
     ops = operations()
+    all_schemas = schemas()
+    extra_tags = []
+    for module in _capability_docs():
+        ops.update(module.operations())
+        all_schemas.update(module.schemas())
+        if module.TAG not in extra_tags:
+            extra_tags.append(module.TAG)
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.endpoint.startswith("api.") or rule.endpoint not in ops:
@@ -1223,13 +1247,14 @@ def document(app: Flask) -> dict[str, Any]:
                 "activities",
                 "imports",
                 "jobs",
+                *extra_tags,
                 "meta",
             )
         ],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas(),
+            "schemas": all_schemas,
         },
     }
 

@@ -52,7 +52,6 @@ from app.htmx import is_htmx, redirect, render, trigger
 from app.i18n import N_
 from app.lists.models import ContactList
 from app.templating import display
-from app.timeline.models import Activity
 
 KIND_LABELS = {
     "email_sent": N_("Email sent"),
@@ -77,7 +76,6 @@ KIND_LABELS = {
     "custom_event": N_("Event"),
 }
 COLS_KEY = "contact_cols"
-TIMELINE_SIZE = 50
 SYSTEM_FIELDS = ("created_at", "updated_at", "last_contacted_at", "last_activity_at")
 
 
@@ -343,6 +341,8 @@ def new():
 @bp.route("/new", methods=["POST"])
 @require("write")
 def create():
+    from app.dedupe.check import possible_duplicates
+
     inputs = forms.new_form_inputs(_owners())
     submitted = forms.submitted_values(inputs, request.form)
     data = {k: v for k, v in forms.form_data(inputs, request.form).items() if v not in ("", [])}
@@ -356,7 +356,9 @@ def create():
         errors = {k: _(v) for k, v in exc.errors.items()}
     except DuplicateEmail as exc:
         db.session.rollback()
-        duplicate = {"id": exc.existing_id, "email": exc.email}
+        existing = db.session.get(Contact, exc.existing_id)
+        name = existing.full_name if existing is not None else ""
+        duplicate = {"id": exc.existing_id, "email": exc.email, "name": name}
         errors = {"email": _("A contact with this email already exists.")}
     except ContactLimitReached as exc:
         db.session.rollback()
@@ -374,9 +376,24 @@ def create():
             )
     else:
         flash(_("Contact created."), "success")
+        similar = possible_duplicates(submitted, exclude_ids=[contact.id], limit=1)
+        if similar:
+            flash(
+                _(
+                    "It may be a duplicate of %(name)s (%(email)s).",
+                    name=similar[0]["name"],
+                    email=similar[0]["email"],
+                ),
+                "info",
+            )
         return redirect(url_for("contacts.show", contact_id=contact.id))
+    possible = [] if duplicate else possible_duplicates(submitted)
     ctx = _new_context(
-        values=submitted, errors=errors, duplicate=duplicate, limit_error=limit_error
+        values=submitted,
+        errors=errors,
+        duplicate=duplicate,
+        limit_error=limit_error,
+        possible=possible,
     )
     return render_template("contacts/new.html", **ctx), 422
 
@@ -487,39 +504,22 @@ def _page_context(contact: Contact) -> dict[str, Any]:
 
 
 def _timeline_context(contact: Contact, infos: list[CustomFieldInfo]) -> dict[str, Any]:
-    activities = list(
-        db.session.scalars(
-            select(Activity)
-            .where(Activity.contact_id == contact.id)
-            .order_by(Activity.occurred_at.desc(), Activity.id.desc())
-            .limit(TIMELINE_SIZE)
-        )
+    """The side column: the timeline (app.timeline) and the contact's relationships."""
+    from app.companies.people import contact_relations
+    from app.timeline.routes import contact_timeline
+
+    return {
+        "tl": contact_timeline(contact, request.args, infos),
+        "relations": contact_relations(db.session, contact.id),
+    }
+
+
+def system_group_oob(contact_id: int) -> str:
+    """The System group (last activity, last contacted...) as an out-of-band swap."""
+    ctx = _page_context(_get_contact(contact_id))
+    return render_template(
+        "contacts/_group.html", g=ctx["groups"]["system"], mode="read", **{**ctx, "oob": True}
     )
-    user_ids = {a.user_id for a in activities if a.user_id}
-    users = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
-        if user_ids
-        else {}
-    )
-    labels = {f"custom.{i.name}": i.label or i.name for i in infos}
-    labels.update({"tags": _("Tags"), "archived": _("Archived"), "list": _("List")})
-    entries = []
-    for a in activities:
-        changes = []
-        for field, change in ((a.data or {}).get("changes") or {}).items():
-            label = _(BY_NAME[field].label) if field in BY_NAME else labels.get(field, field)
-            entry = {"field": field, "label": label}
-            if isinstance(change, dict):
-                entry["added"] = change.get("added") or []
-                entry["removed"] = change.get("removed") or []
-            elif isinstance(change, (list, tuple)) and len(change) == 2:
-                entry["old"], entry["new"] = change
-            changes.append(entry)
-        user = users.get(a.user_id)
-        entries.append(
-            {"activity": a, "who": user.display_name if user else None, "changes": changes}
-        )
-    return {"contact": contact, "entries": entries, "kind_labels": KIND_LABELS}
 
 
 @bp.route("/<int:contact_id>")
