@@ -23,6 +23,7 @@ from app.extensions import (
     login_manager,
     migrate,
 )
+from app.integrations.hookspecs import hookimpl  # noqa: F401  (plugins: from app import hookimpl)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,6 +144,7 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     from app.dedupe import bp as dedupe_bp
     from app.exports import bp as exports_bp
     from app.imports import bp as imports_bp
+    from app.integrations import bp as integrations_bp
     from app.jobs import bp as jobs_bp
     from app.jobs import queue
     from app.lists import bp as lists_bp
@@ -165,6 +167,7 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     app.register_blueprint(pipeline_bp)
     app.register_blueprint(scoring_bp)
     app.register_blueprint(timeline_bp)
+    app.register_blueprint(integrations_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
 

@@ -268,11 +268,14 @@ def _add_capability_commands() -> None:
     """Commands that live beside the code they drive."""
     from app.dedupe.cli import dedupe_group
     from app.imports.cli import import_command
+    from app.integrations.cli import integrations_group, plugins_group
     from app.scoring.cli import scoring_group
 
     main.add_command(import_command)
     main.add_command(scoring_group)
     main.add_command(dedupe_group)
+    main.add_command(plugins_group)
+    main.add_command(integrations_group)
 
 
 _add_capability_commands()

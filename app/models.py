@@ -6,7 +6,7 @@ from app.companies.models import Company
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
 from app.dedupe.models import DuplicatePair, MatchKey, Merge
 from app.imports.models import Import, ImportRowError
-from app.integrations.models import ConnectedAccount
+from app.integrations.models import ConnectedAccount, ContactLink
 from app.jobs.models import Job
 from app.lists.models import ContactList, ListMembership
 from app.pipeline.models import Deal, Stage
@@ -22,6 +22,7 @@ __all__ = [
     "Company",
     "ConnectedAccount",
     "Contact",
+    "ContactLink",
     "ContactList",
     "ContactTag",
     "CustomField",

@@ -21,5 +21,5 @@ class AuditEntry(db.Model):
     entity_type: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[int | None] = mapped_column(Integer)
     changes: Mapped[dict | None] = mapped_column(JSON)
-    via: Mapped[str | None] = mapped_column(String(10))
+    via: Mapped[str | None] = mapped_column(String(40))  # web, api, import, sync:<plugin>, ...
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

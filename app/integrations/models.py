@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -12,6 +12,14 @@ from app.timeutil import utcnow
 
 
 class ConnectedAccount(db.Model):
+    """One account of a provider that Kontor syncs with.
+
+    ``status``: connected, needs_reconnect (the provider refused the credentials),
+    error (the last sync failed), disconnected. ``token_encrypted`` holds the OAuth token
+    or the API keys (app.integrations.crypto). ``sync_cursor`` maps each synced stream
+    (``contacts``, ``activities``, ``push``) to the plugin's cursor.
+    """
+
     __tablename__ = "connected_accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,5 +34,30 @@ class ConnectedAccount(db.Model):
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_sync_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    errors: Mapped[list | None] = mapped_column(JSON)
+    details: Mapped[dict | None] = mapped_column(JSON)
+    sync_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ContactLink(db.Model):
+    """A contact as known at one connected account: its remote id, when the provider
+    last changed it, and the contact's version when the two were last in step (a higher
+    version means Kontor changed it since: it is pushed, or on conflict compared)."""
+
+    __tablename__ = "contact_links"
+    __table_args__ = (
+        UniqueConstraint("account_id", "remote_id", name="uq_contact_links_account_remote"),
+        UniqueConstraint("account_id", "contact_id", name="uq_contact_links_account_contact"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("connected_accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(200))
+    remote_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    synced_version: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
