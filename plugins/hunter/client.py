@@ -1,0 +1,102 @@
+"""Talking to Hunter's API v2 through the account's ``http``: the API key added as the
+``api_key`` query parameter, Hunter's 403 (its per-second rate limit) retried, verifications
+still running (202) polled, and every error message cleaned of the key.
+
+Hunter answers ``{"data": ..., "meta": ...}`` and, on error, ``{"errors": [{"id", "code",
+"details"}]}``. Its documented codes: 202 verification in progress, 222 verification failed
+(the remote mail server misbehaved), 400 bad parameters, 401 no valid key, 403 rate limit,
+404 nothing found, 429 usage limit reached (ProviderHTTP retries it, then raises), 451 the
+person asked not to be processed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from app.integrations.http import NeedsReconnect, ProviderError
+
+KEY = "api_key"
+RATE_LIMIT_RETRIES = 3  # Hunter's 403: slow down and try again
+POLLS = 3  # a verification still running (202): ask again this many times
+POLL_WAIT = 5.0  # seconds between those questions
+MASK = "[api key]"
+_IN_QUERY = re.compile(r"(api_key=)[^&#\s'\"]*", re.IGNORECASE)
+
+
+def api_key(http: Any) -> str:
+    """The account's Hunter API key; a missing key means the account must be connected again."""
+    key = (getattr(http, "secrets", None) or {}).get(KEY)
+    if not key:
+        raise NeedsReconnect("No Hunter API key is stored for this account.", 401)
+    return str(key)
+
+
+def scrub(text: str, key: str) -> str:
+    """`text` with the API key masked: any ``api_key=`` query value, and the key itself
+    (raw or URL-encoded) when it is long enough not to be an ordinary word (Hunter's keys
+    are 40 characters)."""
+    text = _IN_QUERY.sub(r"\1" + MASK, text)
+    if len(key) >= 8:
+        for form in {key, quote(key, safe=""), quote_plus(key)}:
+            text = text.replace(form, MASK)
+    return text
+
+
+def _clean(error: ProviderError, key: str) -> ProviderError:
+    """A copy of `error` (same class, status and retry_after) whose message cannot carry
+    the key (requests' exceptions quote the URL, and the URL carries the key) and reads
+    Hunter's own words rather than its JSON."""
+    return type(error)(scrub(_details(error.message), key), error.status, error.retry_after)
+
+
+def _details(message: str) -> str:
+    """Hunter's ``details`` when `message` is the text of an ``{"errors": [...]}`` body."""
+    if not message.startswith(("{'errors'", '{"errors"')):
+        return message
+    try:
+        body = ast.literal_eval(message)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return message
+    details = [str(e["details"]) for e in errors_of(body) if e.get("details")]
+    return "; ".join(details) or message
+
+
+def get(http: Any, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    """GET `path` with `params` and the API key; answer the parsed JSON body.
+
+    Raises ProviderError (NeedsReconnect for a refused key) with the key masked in its
+    message and no chained exception that could still quote the URL.
+    """
+    key = api_key(http)
+    query = {k: v for k, v in (params or {}).items() if v is not None}
+    query[KEY] = key
+    attempt = 0
+    while True:
+        try:
+            return http.get(path, params=query)
+        except ProviderError as exc:
+            error = exc
+        if error.status == 403 and attempt < RATE_LIMIT_RETRIES:
+            http.sleep(float(2**attempt))
+            attempt += 1
+            continue
+        # Raised outside the except block: no __context__ pointing at the original.
+        raise _clean(error, key)
+
+
+def errors_of(body: Any) -> list[dict[str, Any]]:
+    """Hunter's ``errors`` list from a body, or []."""
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        return [e for e in body["errors"] if isinstance(e, dict)]
+    return []
+
+
+def data_of(body: Any) -> dict[str, Any] | None:
+    """Hunter's ``data`` object from a body, or None."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return body["data"]
+    return None
