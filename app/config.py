@@ -61,6 +61,6 @@ class Config:
         self.IMPORT_PARALLEL = os.environ.get("KONTOR_IMPORT_PARALLEL", "1") != "0"
         # Integrations: the key(s) that encrypt tokens (comma-separated, newest first;
         # derived from SECRET_KEY when unset), and each provider's client id, secret and
-        # URLs as KONTOR_<NAME>_CLIENT_ID and so on (read by app.integrations.providers).
+        # URLs as KONTOR_<NAME>_CLIENT_ID and so on (read by app.integrations.accounts).
         self.ENCRYPTION_KEY = os.environ.get("KONTOR_ENCRYPTION_KEY") or None
         self.INTEGRATIONS: dict[str, dict[str, str]] = {}

@@ -2,8 +2,9 @@
 client a plugin gets for an account, OAuth token refresh, status and errors.
 
 Provider configuration is what the plugin describes, overridden by
-``app.config["INTEGRATIONS"][name]`` and then by ``KONTOR_<NAME>_<KEY>`` environment
-variables (``KONTOR_GMAIL_CLIENT_ID``, ``KONTOR_GMAIL_BASE_URL``, ...).
+``KONTOR_<NAME>_<KEY>`` environment variables (``KONTOR_GMAIL_CLIENT_ID``,
+``KONTOR_GMAIL_BASE_URL``, ...), themselves overridden by
+``app.config["INTEGRATIONS"][name]`` (what an app factory or a test sets wins).
 """
 
 from __future__ import annotations

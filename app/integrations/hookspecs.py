@@ -127,11 +127,13 @@ def enrich_contact(http, contact, settings):
 
 @hookspec
 def contact_event(event, settings):
-    """Be told that contacts changed, after the change is committed.
+    """Be told that contacts changed. Called inside the transaction of the change (so
+    keep it quick: no network); the jobs it asks for start once that commits.
 
     ``event`` is a dict: ``kind`` (``created``, ``updated``, ``merged``, ``deleted``),
     ``contact_ids``, ``fields`` (names of changed fields, or None), ``via`` (``web``,
     ``api``, ``import``, ``sync:<provider>``, ...) and, for ``merged``, ``survivor`` and
     ``merged``. Return what the plugin wants done for its connected accounts, as a list
     of hook names to run in a background job for those contacts: ``["push_contacts"]``
-    or ``["verify_email"]`` (or None for nothing). Keep it quick: no network here."""
+    or ``["verify_email"]`` (or None for nothing). A plugin that describes no provider
+    is told too (with empty ``settings``); having no account, it gets no jobs."""

@@ -123,12 +123,18 @@ def load(env: str | None = None, extra: list[tuple[str, Any]] | None = None) -> 
     for name, module, version in found:
         if pm.is_registered(module) or name in plugins:
             continue
-        pm.register(module, name=name)
         try:
+            pm.register(module, name=name)
             provider = _describe(pm, name, module)
-        except PluginError:
+            if provider is not None and provider["name"] != name:
+                raise PluginError(
+                    f"plugin {name}: describe_provider() names it {provider['name']!r}; "
+                    "the entry point's name must be the same"
+                )
+        except Exception:  # one broken plugin must not break every contact save
             log.exception("plugin %s disabled", name)
-            pm.unregister(module)
+            if pm.is_registered(module):
+                pm.unregister(module)
             continue
         plugins[name] = Plugin(name, module, version, provider, _hooks_of(pm, module))
     _manager = pm

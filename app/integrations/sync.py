@@ -33,6 +33,7 @@ from app.integrations.models import ConnectedAccount, ContactLink
 from app.jobs import queue, runner
 from app.jobs.runner import JobFailed, JobRun
 from app.timeline import ingest
+from app.timeline.models import ACTIVITY_KINDS
 from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -322,6 +323,11 @@ class Applier:
                 self.counts["created"] += 1
         items: list[ingest.ActivityIn] = []
         for record in valid:
+            kind = str(record.get("kind") or "email_received")
+            if kind not in ACTIVITY_KINDS:
+                self.counts["skipped"] += 1
+                self._error(f"{record['external_id']}: unknown activity kind {kind[:40]!r}")
+                continue
             occurred = _parse_time(record.get("occurred_at")) or utcnow()
             for person in record["people"]:
                 contact_id = known.get(str(person["email"]).strip().lower())
@@ -329,7 +335,7 @@ class Applier:
                     continue
                 items.append(
                     ingest.ActivityIn(
-                        kind=str(record.get("kind") or "email_received"),
+                        kind=kind,
                         occurred_at=occurred,
                         contact_id=contact_id,
                         subject=(record.get("subject") or None) and str(record["subject"])[:500],
@@ -690,12 +696,35 @@ def _drop_pending(session: Session, previous_transaction) -> None:
         session.info.pop(_PENDING, None)
 
 
+def _tell(plugin: plugins.Plugin, payload: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """Call the plugin's contact_event; its bugs are logged, never raised."""
+    try:
+        return plugins.call(plugin, "contact_event", event=dict(payload), settings=settings)
+    except Exception:  # a plugin's bug must not stop a contact from being saved
+        log.exception("contact_event of plugin %s failed", plugin.name)
+        return None
+
+
 @events.listener("integrations")
 def tell_plugins(event: events.ContactEvent) -> None:
     """Pass contact events to plugins with connected accounts; queue what they ask for."""
     if event.kind == "activities_changed":
         return
     listening = {n: p for n, p in plugins.plugins().items() if p.implements("contact_event")}
+    if not listening:
+        return
+    ids = None if not isinstance(event.ids, list) else list(event.ids)
+    payload = {
+        "kind": event.kind,
+        "contact_ids": ids,
+        "fields": sorted(event.fields) if event.fields is not None else None,
+        "via": event.via,
+        **{k: v for k, v in event.data.items() if k in ("survivor", "merged")},
+    }
+    for plugin in listening.values():
+        if plugin.provider is None:  # listens only: nothing to queue for it
+            _tell(plugin, payload, {})
+    listening = {n: p for n, p in listening.items() if p.provider is not None}
     if not listening:
         return
     rows = db.session.scalars(
@@ -706,27 +735,10 @@ def tell_plugins(event: events.ContactEvent) -> None:
     ).all()
     if not rows:
         return
-    ids = None if not isinstance(event.ids, list) else list(event.ids)
-    payload = {
-        "kind": event.kind,
-        "contact_ids": ids,
-        "fields": sorted(event.fields) if event.fields is not None else None,
-        "via": event.via,
-        **{k: v for k, v in event.data.items() if k in ("survivor", "merged")},
-    }
     for account in rows:
         plugin = listening[account.provider]
-        try:
-            wanted = plugins.call(
-                plugin,
-                "contact_event",
-                event=dict(payload),
-                settings=accounts.settings_of(plugin, account),
-            )
-        except Exception:  # a plugin's bug must not stop a contact from being saved
-            log.exception("contact_event of plugin %s failed", plugin.name)
-            continue
-        for hook in wanted or []:
+        wanted = _tell(plugin, payload, accounts.settings_of(plugin, account))
+        for hook in wanted if isinstance(wanted, list) else []:
             if hook == "push_contacts" and plugin.implements("push_contacts"):
                 if runner.unfinished(JOB_KIND, account_id=account.id) is None:
                     start_sync(account, ["push"])

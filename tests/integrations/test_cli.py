@@ -84,3 +84,49 @@ def test_a_passphrase_key_and_the_secret_key_fallback(app):
             pass
         else:
             raise AssertionError("SECRET_KEY's key opened what the passphrase sealed")
+
+
+def _module(name: str, **hooks):
+    import types
+
+    from app.integrations.hookspecs import hookimpl
+
+    module = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        fn.__name__ = hook
+        setattr(module, hook, hookimpl(fn))
+    return module
+
+
+def test_broken_plugins_are_left_out_and_contacts_still_save(app, api):
+    told: list = []
+
+    def misspelled(sttings):  # not an argument of contact_event
+        return None
+
+    def raising():
+        raise RuntimeError("boom")
+
+    def listener(event):
+        told.append((event["kind"], event["via"]))
+
+    def named_otherwise():
+        return {"name": "other", "auth": "none"}
+
+    modules = [
+        ("misspelled", _module("misspelled", contact_event=misspelled)),
+        ("raising", _module("raising", describe_provider=raising)),
+        ("renamed", _module("renamed", describe_provider=named_otherwise)),
+        ("listener", _module("listener", contact_event=listener)),
+    ]
+    with app.app_context():
+        loaded = plugins.load(extra=modules)
+    try:
+        assert "listener" in loaded
+        assert not {"misspelled", "raising", "renamed"} & set(loaded)
+        response = api("member").post("/api/v1/contacts", json={"email": "ok@example.com"})
+        assert response.status_code == 201
+        assert told == [("created", "api")]  # a listener-only plugin is told too
+    finally:
+        with app.app_context():
+            plugins.load()
