@@ -3,8 +3,8 @@ and LinkedIn profiles (Domain Search, Email Finder). An API-key account; nothing
 on a schedule, work happens per contact when asked (or when new contacts arrive, if the
 account's settings say so).
 
-The key is sent only as Hunter's ``api_key`` query parameter (see :mod:`.client`), never
-returned, and masked in error messages.
+The key is sent only in Hunter's ``X-API-KEY`` header, never in a URL (see :mod:`.client`),
+never returned, and masked in error messages.
 """
 
 from __future__ import annotations

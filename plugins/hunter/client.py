@@ -1,6 +1,7 @@
-"""Talking to Hunter's API v2 through the account's ``http``: the API key added as the
-``api_key`` query parameter, Hunter's 403 (its per-second rate limit) retried, verifications
-still running (202) polled, and every error message cleaned of the key.
+"""Talking to Hunter's API v2 through the account's ``http``: the API key sent in Hunter's
+``X-API-KEY`` request header (never in the URL, which urllib3 logs at DEBUG level and
+errors quote), Hunter's 403 (its per-second rate limit) retried, verifications still
+running (202) polled, and every error message cleaned of the key.
 
 Hunter answers ``{"data": ..., "meta": ...}`` and, on error, ``{"errors": [{"id", "code",
 "details"}]}``. Its documented codes: 202 verification in progress, 222 verification failed
@@ -12,19 +13,17 @@ person asked not to be processed.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from app.integrations.http import NeedsReconnect, ProviderError
 
-KEY = "api_key"
+KEY = "api_key"  # the account secret's name (the form field), not a query parameter
+HEADER = "X-API-KEY"
 RATE_LIMIT_RETRIES = 3  # Hunter's 403: slow down and try again
 POLLS = 3  # a verification still running (202): ask again this many times
 POLL_WAIT = 5.0  # seconds between those questions
 MASK = "[api key]"
-_IN_QUERY = re.compile(r"(api_key=)[^&#\s'\"]*", re.IGNORECASE)
 
 
 def api_key(http: Any) -> str:
@@ -36,20 +35,14 @@ def api_key(http: Any) -> str:
 
 
 def scrub(text: str, key: str) -> str:
-    """`text` with the API key masked: any ``api_key=`` query value, and the key itself
-    (raw or URL-encoded) when it is long enough not to be an ordinary word (Hunter's keys
-    are 40 characters)."""
-    text = _IN_QUERY.sub(r"\1" + MASK, text)
-    if len(key) >= 8:
-        for form in {key, quote(key, safe=""), quote_plus(key)}:
-            text = text.replace(form, MASK)
-    return text
+    """`text` with the API key masked (a provider message may echo it), when the key is
+    long enough not to be an ordinary word (Hunter's keys are 40 characters)."""
+    return text.replace(key, MASK) if len(key) >= 8 else text
 
 
 def _clean(error: ProviderError, key: str) -> ProviderError:
     """A copy of `error` (same class, status and retry_after) whose message cannot carry
-    the key (requests' exceptions quote the URL, and the URL carries the key) and reads
-    Hunter's own words rather than its JSON."""
+    the key and reads Hunter's own words rather than its JSON."""
     return type(error)(scrub(_details(error.message), key), error.status, error.retry_after)
 
 
@@ -66,18 +59,18 @@ def _details(message: str) -> str:
 
 
 def get(http: Any, path: str, params: Mapping[str, Any] | None = None) -> Any:
-    """GET `path` with `params` and the API key; answer the parsed JSON body.
+    """GET `path` with `params` (the key only in the ``X-API-KEY`` header); answer the
+    parsed JSON body.
 
     Raises ProviderError (NeedsReconnect for a refused key) with the key masked in its
-    message and no chained exception that could still quote the URL.
+    message and no chained exception.
     """
     key = api_key(http)
     query = {k: v for k, v in (params or {}).items() if v is not None}
-    query[KEY] = key
     attempt = 0
     while True:
         try:
-            return http.get(path, params=query)
+            return http.get(path, params=query, headers={HEADER: key})
         except ProviderError as exc:
             error = exc
         if error.status == 403 and attempt < RATE_LIMIT_RETRIES:

@@ -11,7 +11,7 @@ from app.integrations.http import ProviderHTTP
 
 from .hunter_fake import FakeHunter
 
-KEY = "k"
+KEY = "hk-test-5c1e0d7a93b24f68"  # long enough to be masked, and to be spotted
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,10 @@
 """A small Hunter API v2 on the loopback fake, answering the shapes Hunter documents:
 ``{"data": ..., "meta": ...}`` on success and ``{"errors": [{"id", "code", "details"}]}``
-on error, a 401 for a wrong ``api_key`` query parameter, 202 while a verification is still
-running, Domain Search pages by ``limit``/``offset`` with ``meta.results``.
+on error, a 401 for a missing or wrong ``X-API-KEY`` header, 202 while a verification is
+still running, Domain Search pages by ``limit``/``offset`` with ``meta.results``.
+
+Stricter than Hunter on one point: a request carrying ``api_key`` in its query string (which
+Hunter accepts) is refused with a 400, so a key leaking back into URLs fails the tests.
 
 ``fail_next`` queues raw answers (429 with Retry-After, 403, ...) served first.
 """
@@ -21,6 +24,12 @@ UNAUTHORIZED = {
         }
     ]
 }
+
+
+KEY_IN_URL = (
+    "The API key was sent in the api_key query parameter; Kontor must send it in the "
+    "X-API-KEY header only"
+)
 
 
 def error(status: int, id_: str, details: str) -> tuple[int, dict[str, Any]]:
@@ -124,9 +133,11 @@ class FakeHunter:
 
     def _guarded(self, handler):
         def answer(call: Call):
+            if any(name.lower() == "api_key" for name in call.query):
+                return error(400, "wrong_params", KEY_IN_URL)
             if self.queued:
                 return self.queued.pop(0)
-            if call.arg("api_key") != self.key:
+            if call.headers.get("x-api-key") != self.key:
                 return 401, UNAUTHORIZED
             return handler(call)
 
@@ -134,7 +145,7 @@ class FakeHunter:
 
     @staticmethod
     def _params(call: Call) -> dict[str, str]:
-        return {k: v[0] for k, v in call.query.items() if k != "api_key"}
+        return {k: v[0] for k, v in call.query.items()}
 
     def _account(self, call: Call):
         return {"data": self.account}

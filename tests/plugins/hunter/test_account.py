@@ -4,6 +4,7 @@ contacts the account's settings ask Hunter about."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import traceback
 
@@ -13,9 +14,10 @@ import requests
 from app.integrations import plugins
 from app.integrations.http import ProviderError, ProviderHTTP
 from plugins import hunter as plugin
-from plugins.hunter.client import scrub
+from plugins.hunter.client import MASK, scrub
 
-from .hunter_fake import FakeHunter, person, verification
+from .conftest import KEY
+from .hunter_fake import KEY_IN_URL, FakeHunter, error, person, verification
 
 SECRET = "hk-7f3a9c2e5b"
 
@@ -33,7 +35,7 @@ def test_account_label_and_credits_left(hunter, http):
         },
     }
     [call] = hunter.calls("account")
-    assert call.arg("api_key") == "k"
+    assert call.headers["x-api-key"] == KEY
 
 
 def test_account_with_credits_meter(hunter, http):
@@ -102,8 +104,39 @@ def test_key_sent_on_every_request_and_never_returned(fake, secret_http):
     assert SECRET not in json.dumps(answers)
     assert len(fake.calls) == 5
     for call in fake.calls:
-        assert call.query["api_key"] == [SECRET]
-        assert SECRET not in json.dumps(call.headers)
+        assert call.headers["x-api-key"] == SECRET
+        assert SECRET not in call.path + json.dumps(call.query)
+
+
+def test_key_never_reaches_urllib3_debug_log(fake, secret_http, caplog):
+    hunter = FakeHunter(fake, key=SECRET)
+    hunter.verifier["a@initech.test"] = [
+        (200, {"data": verification("a@initech.test", "valid", "deliverable", 91)})
+    ]
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+
+    assert plugin.verify_email(secret_http, "a@initech.test")["status"] == "deliverable"
+
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/v2/email-verifier?email=a%40initech.test" in line for line in logged)
+    assert SECRET not in caplog.text
+    assert not [line for line in logged if SECRET in line]
+
+
+def test_fake_hunter_refuses_a_key_in_the_query_string(hunter, fake):
+    answer = requests.get(
+        fake.url + "/v2/account", params={"api_key": KEY}, headers={"X-API-KEY": KEY}, timeout=5
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["details"] == KEY_IN_URL
+
+
+def test_request_without_the_key_header_is_refused_as_hunter_does(hunter, fake):
+    answer = requests.get(fake.url + "/v2/account", timeout=5)
+
+    assert answer.status_code == 401
+    assert answer.json()["errors"][0]["id"] == "authentication_failed"
 
 
 def free_port() -> int:
@@ -139,19 +172,21 @@ def test_unauthorized_error_does_not_reveal_the_key(fake, secret_http):
     assert SECRET not in "".join(traceback.format_exception(caught.value))
 
 
-def test_scrub_masks_raw_and_encoded_key():
-    key = "a b+c/d-0123"
-    text = f"?api_key=a%20b%2Bc%2Fd-0123 &api_key=a+b%2Bc%2Fd-0123 then {key}"
+def test_key_echoed_in_hunter_error_is_masked(hunter, http):
+    hunter.fail_next(error(401, "authentication_failed", f"The API key {KEY} is not valid"))
 
-    clean = scrub(text, key)
+    with pytest.raises(ProviderError) as caught:
+        plugin.identify_account(http)
 
-    assert "a%20b%2Bc%2Fd" not in clean and "a+b%2Bc%2Fd" not in clean and key not in clean
+    assert caught.value.status == 401
+    assert caught.value.message == f"The API key {MASK} is not valid"
+    assert KEY not in "".join(traceback.format_exception(caught.value))
 
 
-def test_scrub_masks_a_short_key_only_in_urls():
-    clean = scrub("No user found for the API key (url: /v2/account?api_key=k&email=x)", "k")
+def test_scrub_leaves_messages_alone_for_a_short_key():
+    message = "No user found for the API key supplied"
 
-    assert clean == "No user found for the API key (url: /v2/account?api_key=[api key]&email=x)"
+    assert scrub(message, "k") == message
 
 
 def test_hunter_errors_read_as_hunter_words(hunter, http):

@@ -8,6 +8,7 @@ import pytest
 from app.integrations.http import ProviderError
 from plugins import hunter as plugin
 
+from .conftest import KEY
 from .hunter_fake import error, person
 
 
@@ -126,7 +127,7 @@ def test_webmail_contact_is_found_by_name_and_company_domain(hunter, http):
     }
     assert hunter.calls("domain-search") == []
     [call] = hunter.calls("email-finder")
-    assert call.arg("api_key") == "k"
+    assert call.headers["x-api-key"] == KEY
 
 
 def test_company_domain_from_the_website(hunter, http):

@@ -9,6 +9,7 @@ from app.integrations.http import NeedsReconnect, ProviderError
 from plugins import hunter as plugin
 from plugins.hunter import client
 
+from .conftest import KEY
 from .hunter_fake import error, verification
 
 EMAIL = "marie.curie@radium.test"
@@ -40,7 +41,7 @@ def test_hunter_status_becomes_kontor_verdict(hunter, http, status, result, scor
 
     [call] = hunter.calls("email-verifier")
     assert call.arg("email") == EMAIL
-    assert call.arg("api_key") == "k"
+    assert call.headers["x-api-key"] == KEY
 
 
 def test_verdict_from_deprecated_result_when_status_missing(hunter, http):
