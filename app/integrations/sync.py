@@ -225,6 +225,16 @@ class Applier:
         if contact is None:  # Kontor's change was the newer: it is pushed, not replaced
             return
         db.session.flush()
+        self._in_step(contact, remote_id, remote_time, link)
+
+    def _in_step(
+        self,
+        contact: Contact,
+        remote_id: str,
+        remote_time: datetime | None,
+        link: ContactLink | None = None,
+    ) -> None:
+        """Record that the contact and its record at the provider agree as of now."""
         if link is None:
             link = db.session.scalar(
                 select(ContactLink).where(
@@ -398,19 +408,8 @@ class Applier:
                 self.counts["push_errors"] += 1
                 self._error(f"{contact.email}: {item.get('error') or 'refused'}")
                 continue
-            link = db.session.scalar(
-                select(ContactLink).where(
-                    ContactLink.account_id == self.account.id,
-                    ContactLink.contact_id == contact.id,
-                )
-            )
-            if link is None:
-                link = ContactLink(account_id=self.account.id, contact_id=contact.id)
-                db.session.add(link)
-            link.remote_id = str(item["remote_id"])[:200]
-            link.remote_updated_at = _parse_time(item.get("remote_updated_at"))
-            link.synced_version = contact.version
-            link.synced_at = utcnow()
+            remote_id = str(item["remote_id"])[:200]
+            self._in_step(contact, remote_id, _parse_time(item.get("remote_updated_at")))
             self.counts["pushed"] += 1
 
 
