@@ -44,6 +44,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
     union,
 )
@@ -147,7 +148,16 @@ def count(
                 )
             )
             stmt = select(func.count()).select_from(ids).where(~archived)
-            return int(session.execute(stmt).scalar_one())
+            if "any" not in parsed and "not" not in parsed:
+                return int(session.execute(stmt).scalar_one())
+            # A union of id sets: parallel workers would each build the same hash of the
+            # activity aggregates (measured slower than one process): count serially,
+            # for this statement only.
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            try:
+                return int(session.execute(stmt).scalar_one())
+            finally:
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
     where = condition(tree, custom_fields, timezone=timezone, now=now)
     stmt = select(func.count()).select_from(contacts).where(contacts.c.archived_at.is_(None), where)
     return int(session.execute(stmt).scalar_one())
