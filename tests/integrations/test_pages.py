@@ -9,6 +9,7 @@ from app.contacts.models import Contact
 from app.extensions import db
 from app.integrations import sync
 from app.integrations.models import ConnectedAccount
+from app.jobs import runner
 from tests.integrations.conftest import stamp
 
 
@@ -70,3 +71,8 @@ def test_sync_now_opens_the_job_page(app, auth, crm, connect):
     assert response.status_code == 302
     job_page = auth.client.get(response.headers["Location"]).text
     assert "Sync minicrm: owner@minicrm.test" in job_page
+    with app.app_context():
+        runner.run_pending()
+    job_page = auth.client.get(response.headers["Location"]).text
+    assert '<dd data-count="created">1</dd>' in job_page
+    assert '<dd data-count="activities">0</dd>' in job_page
