@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -28,13 +28,6 @@ from app.extensions import db
 from app.htmx import is_htmx, redirect, render
 
 FORM_KEYS = tuple(s.name for s in SPECS)
-
-
-def _get(company_id: int) -> Company:
-    company = db.session.get(Company, company_id)
-    if company is None:
-        abort(404)
-    return company
 
 
 def _users() -> list[User]:
@@ -142,19 +135,19 @@ def _show(company: Company, *, editing: bool = False, **extra):
 @bp.route("/<int:company_id>")
 @require("read")
 def show(company_id: int):
-    return _show(_get(company_id))
+    return _show(db.get_or_404(Company, company_id))
 
 
 @bp.route("/<int:company_id>/edit")
 @require("write")
 def edit(company_id: int):
-    return _show(_get(company_id), editing=True)
+    return _show(db.get_or_404(Company, company_id), editing=True)
 
 
 @bp.route("/<int:company_id>/edit", methods=["POST"])
 @require("write")
 def save(company_id: int):
-    company = _get(company_id)
+    company = db.get_or_404(Company, company_id)
     data = {k: request.form[k] for k in FORM_KEYS if k in request.form}
     try:
         update_company(
@@ -174,7 +167,7 @@ def save(company_id: int):
         )
     except CompanyConflict as exc:
         db.session.rollback()
-        company = _get(company_id)
+        company = db.get_or_404(Company, company_id)
         return _show(
             company,
             editing=True,
@@ -201,7 +194,7 @@ def _conflict(mine: dict[str, str], theirs: dict) -> dict[str, tuple[str, str]]:
 @bp.route("/<int:company_id>/delete")
 @require("write")
 def confirm_delete(company_id: int):
-    company = _get(company_id)
+    company = db.get_or_404(Company, company_id)
     count = contact_counts([company.id]).get(company.id, 0)
     return render("companies/delete.html", company=company, contact_count=count)
 
@@ -209,7 +202,7 @@ def confirm_delete(company_id: int):
 @bp.route("/<int:company_id>/delete", methods=["POST"])
 @require("write")
 def delete(company_id: int):
-    company = _get(company_id)
+    company = db.get_or_404(Company, company_id)
     name = company.name
     delete_company(company, actor=actor())
     db.session.commit()

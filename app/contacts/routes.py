@@ -401,13 +401,6 @@ def create():
 # ---------------------------------------------------------------- the contact page
 
 
-def _get_contact(contact_id: int) -> Contact:
-    contact = db.session.get(Contact, contact_id)
-    if contact is None:
-        abort(404)
-    return contact
-
-
 def _read_rows(
     group: str, contact: Contact, rel: Related, infos: list[CustomFieldInfo]
 ) -> list[dict[str, Any]]:
@@ -516,7 +509,7 @@ def _timeline_context(contact: Contact, infos: list[CustomFieldInfo]) -> dict[st
 
 def system_group_oob(contact_id: int) -> str:
     """The System group (last activity, last contacted...) as an out-of-band swap."""
-    ctx = _page_context(_get_contact(contact_id))
+    ctx = _page_context(db.get_or_404(Contact, contact_id))
     return render_template(
         "contacts/_group.html", g=ctx["groups"]["system"], mode="read", **{**ctx, "oob": True}
     )
@@ -525,7 +518,7 @@ def system_group_oob(contact_id: int) -> str:
 @bp.route("/<int:contact_id>")
 @require("read")
 def show(contact_id: int):
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     ctx = _page_context(contact)
     editing = request.args.get("edit")
     if ctx["can_write"] and editing in ctx["groups"] and ctx["groups"][editing]["editable"]:
@@ -541,7 +534,7 @@ def _group_response(ctx: dict[str, Any], group: str, mode: str) -> str:
 @bp.route("/<int:contact_id>/groups/<group>")
 @require("read")
 def group_view(contact_id: int, group: str):
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     ctx = _page_context(contact)
     if group not in ctx["groups"]:
         abort(404)
@@ -553,7 +546,7 @@ def group_view(contact_id: int, group: str):
 @bp.route("/<int:contact_id>/groups/<group>/edit")
 @require("write")
 def group_edit(contact_id: int, group: str):
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     ctx = _page_context(contact)
     if group not in ctx["groups"] or not ctx["groups"][group]["editable"]:
         abort(404)
@@ -565,7 +558,7 @@ def group_edit(contact_id: int, group: str):
 @bp.route("/<int:contact_id>/groups/<group>", methods=["POST"])
 @require("write")
 def group_save(contact_id: int, group: str):
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     ctx = _page_context(contact)
     if group not in ctx["groups"] or not ctx["groups"][group]["editable"]:
         abort(404)
@@ -589,7 +582,7 @@ def group_save(contact_id: int, group: str):
         db.session.rollback()
         conflict = True
     if not errors and not conflict:
-        contact = _get_contact(contact_id)
+        contact = db.get_or_404(Contact, contact_id)
         ctx = _page_context(contact)
         if not is_htmx():
             flash(_("Saved."), "success")
@@ -601,7 +594,7 @@ def group_save(contact_id: int, group: str):
         )
         return trigger(make_response(body), "contact-changed")
     # Refused: show the form again with what was typed, the errors or both values.
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     ctx = {**_page_context(contact), "duplicate": ctx.get("duplicate")}
     theirs = ctx["values"]
     yours = forms.submitted_values(inputs, request.form)
@@ -650,7 +643,7 @@ def _conflict(
 @bp.route("/<int:contact_id>/timeline")
 @require("read")
 def timeline(contact_id: int):
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     if not is_htmx():
         return redirect(url_for("contacts.show", contact_id=contact_id) + "#timeline")
     ctx = _timeline_context(contact, custom_field_infos(db.session))
@@ -660,7 +653,7 @@ def timeline(contact_id: int):
 @bp.route("/<int:contact_id>/archive", methods=["POST"])
 @require("write")
 def archive(contact_id: int):
-    _get_contact(contact_id)
+    db.get_or_404(Contact, contact_id)
     bulk.archive([contact_id], actor=actor())
     db.session.commit()
     flash(_("Contact archived: it is hidden from the list until restored."), "success")
@@ -670,7 +663,7 @@ def archive(contact_id: int):
 @bp.route("/<int:contact_id>/restore", methods=["POST"])
 @require("write")
 def restore(contact_id: int):
-    _get_contact(contact_id)
+    db.get_or_404(Contact, contact_id)
     bulk.restore([contact_id], actor=actor())
     db.session.commit()
     flash(_("Contact restored."), "success")
@@ -680,14 +673,14 @@ def restore(contact_id: int):
 @bp.route("/<int:contact_id>/delete", methods=["GET"])
 @require("write")
 def delete_confirm(contact_id: int):
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     return render_template("contacts/delete.html", contact=contact)
 
 
 @bp.route("/<int:contact_id>/delete", methods=["POST"])
 @require("write")
 def delete(contact_id: int) -> Response:
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     label = contact.full_name or contact.email
     bulk.delete_contacts([contact_id], actor=actor())
     db.session.commit()

@@ -277,13 +277,6 @@ def _score(a_id: int, b_id: int) -> tuple[int | None, list[str]]:
     return int(score), queue.describe(reasons)
 
 
-def _get_pair(pair_id: int) -> DuplicatePair:
-    pair = db.session.get(DuplicatePair, pair_id)
-    if pair is None:
-        abort(404)
-    return pair
-
-
 def _get_contact(contact_id: int | None) -> Contact:
     contact = db.session.get(Contact, contact_id) if contact_id else None
     if contact is None:
@@ -295,7 +288,7 @@ def _get_contact(contact_id: int | None) -> Contact:
 @require("read")
 def pair(pair_id: int):
     """A suggested pair side by side, with a choice for every differing field."""
-    p = _get_pair(pair_id)
+    p = db.get_or_404(DuplicatePair, pair_id)
     a, b = _get_contact(p.contact_a_id), _get_contact(p.contact_b_id)
     return render_template("dedupe/pair.html", **_compare_context(a, b, p))
 

@@ -66,13 +66,6 @@ PREVIEW_ROWS = 20
 # --- helpers -------------------------------------------------------------------------
 
 
-def _get(import_id: int) -> Import:
-    imp = db.session.get(Import, import_id)
-    if imp is None:
-        abort(404)
-    return imp
-
-
 def _may_continue(imp: Import) -> bool:
     user = actor()
     return bool(user) and (user.can("admin") or imp.user_id == user.id)
@@ -80,7 +73,7 @@ def _may_continue(imp: Import) -> bool:
 
 def _draft(import_id: int) -> tuple[Import, Response | None]:
     """The draft import the user may continue, or a redirect to its job once started."""
-    imp = _get(import_id)
+    imp = db.get_or_404(Import, import_id)
     if not _may_continue(imp):
         abort(403)
     if imp.state != "draft":
@@ -431,7 +424,7 @@ def discard(import_id: int):
 @require("read")
 def errors_csv(import_id: int):
     """The refused rows: the file's columns, the row number and the reason."""
-    imp = _get(import_id)
+    imp = db.get_or_404(Import, import_id)
     return csv_response(imp)
 
 
@@ -448,7 +441,7 @@ def csv_response(imp: Import) -> Response:
 @require("write")
 def undo(import_id: int):
     """Queue the job that undoes the import; follow it on its job page."""
-    imp = _get(import_id)
+    imp = db.get_or_404(Import, import_id)
     try:
         job = service.undo(imp, actor=actor())
     except ValidationFailed as exc:

@@ -30,9 +30,7 @@ def _plugin(name: str) -> plugins.Plugin:
 
 
 def _account(account_id: int) -> tuple[ConnectedAccount, plugins.Plugin | None]:
-    account = db.session.get(ConnectedAccount, account_id)
-    if account is None:
-        abort(404)
+    account = db.get_or_404(ConnectedAccount, account_id)
     return account, plugins.get(account.provider)
 
 

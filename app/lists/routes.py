@@ -36,20 +36,6 @@ def _error_status() -> int:
     return 200 if is_htmx() else 422
 
 
-def _get_list(list_id: int) -> ContactList:
-    lst = db.session.get(ContactList, list_id)
-    if lst is None:
-        abort(404)
-    return lst
-
-
-def _get_tag(tag_id: int) -> Tag:
-    tag = db.session.get(Tag, tag_id)
-    if tag is None:
-        abort(404)
-    return tag
-
-
 def _get_member(lst: ContactList, contact_id: int) -> ListMembership:
     member = service.membership(lst.id, contact_id)
     if member is None:
@@ -131,25 +117,25 @@ def _counts(lst: ContactList) -> dict[str, int]:
 @bp.route("/<int:list_id>")
 @require("read")
 def show(list_id: int):
-    return _show(_get_list(list_id), "members" if is_htmx() else None)
+    return _show(db.get_or_404(ContactList, list_id), "members" if is_htmx() else None)
 
 
 @bp.route("/<int:list_id>/edit")
 @require("write")
 def edit(list_id: int):
-    return _show(_get_list(list_id), "header", editing=True)
+    return _show(db.get_or_404(ContactList, list_id), "header", editing=True)
 
 
 @bp.route("/<int:list_id>/edit", methods=["POST"])
 @require("write")
 def save(list_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     data = {k: request.form[k] for k in ("name", "description") if k in request.form}
     try:
         service.update_list(lst, data, actor=actor())
     except ValidationFailed as exc:
         db.session.rollback()
-        lst = _get_list(list_id)
+        lst = db.get_or_404(ContactList, list_id)
         return _show(
             lst,
             "header",
@@ -168,7 +154,7 @@ def save(list_id: int):
 @bp.route("/<int:list_id>/delete")
 @require("write")
 def confirm_delete(list_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     return render(
         "lists/confirm.html",
         title=_("Delete the list %(name)s?", name=lst.name),
@@ -185,7 +171,7 @@ def confirm_delete(list_id: int):
 @bp.route("/<int:list_id>/delete", methods=["POST"])
 @require("write")
 def delete(list_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     name = lst.name
     service.delete_list(lst, actor=actor())
     db.session.commit()
@@ -196,7 +182,7 @@ def delete(list_id: int):
 @bp.route("/<int:list_id>/members", methods=["POST"])
 @require("write")
 def add_member(list_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     try:
         service.add_member(
             lst,
@@ -207,7 +193,7 @@ def add_member(list_id: int):
     except ValidationFailed as exc:
         db.session.rollback()
         return _show(
-            _get_list(list_id),
+            db.get_or_404(ContactList, list_id),
             None,
             422,
             add_form=request.form,
@@ -239,7 +225,7 @@ def _member_fragment(lst: ContactList, contact_id: int, removed: bool = False, *
 @bp.route("/<int:list_id>/members/<int:contact_id>/status", methods=["POST"])
 @require("write")
 def member_status(list_id: int, contact_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     member = _get_member(lst, contact_id)
     try:
         changed = service.set_status(lst, member, request.form.get("status", ""), actor=actor())
@@ -260,7 +246,7 @@ def member_status(list_id: int, contact_id: int):
 @bp.route("/<int:list_id>/members/<int:contact_id>/remove")
 @require("write")
 def confirm_remove(list_id: int, contact_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     _get_member(lst, contact_id)
     contact = db.session.get(Contact, contact_id)
     return render(
@@ -276,7 +262,7 @@ def confirm_remove(list_id: int, contact_id: int):
 @bp.route("/<int:list_id>/members/<int:contact_id>/remove", methods=["POST"])
 @require("write")
 def remove_member(list_id: int, contact_id: int):
-    lst = _get_list(list_id)
+    lst = db.get_or_404(ContactList, list_id)
     member = _get_member(lst, contact_id)
     service.remove_member(lst, member, actor=actor())
     db.session.commit()
@@ -311,7 +297,7 @@ def _tag_row(tag: Tag, status: int = 200, **extra) -> Response:
 @bp.route("/tags/<int:tag_id>/edit")
 @require("write")
 def edit_tag(tag_id: int):
-    tag = _get_tag(tag_id)
+    tag = db.get_or_404(Tag, tag_id)
     if is_htmx():
         return _tag_row(tag, editing=True)
     return render("lists/tag_edit.html", tag=tag, form={"name": tag.name}, errors={})
@@ -320,12 +306,12 @@ def edit_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/edit", methods=["POST"])
 @require("write")
 def rename_tag(tag_id: int):
-    tag = _get_tag(tag_id)
+    tag = db.get_or_404(Tag, tag_id)
     try:
         tags.rename_tag(tag, request.form.get("name"), actor=actor())
     except ValidationFailed as exc:
         db.session.rollback()
-        tag = _get_tag(tag_id)
+        tag = db.get_or_404(Tag, tag_id)
         errors = translated(exc.errors)
         if is_htmx():
             return _tag_row(tag, editing=True, form=request.form, errors=errors)
@@ -340,7 +326,7 @@ def rename_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/merge", methods=["GET", "POST"])
 @require("write")
 def merge_tag(tag_id: int):
-    tag = _get_tag(tag_id)
+    tag = db.get_or_404(Tag, tag_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
         target = db.session.get(Tag, request.form.get("target", type=int) or 0)
@@ -371,7 +357,7 @@ def merge_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/delete")
 @require("write")
 def confirm_delete_tag(tag_id: int):
-    tag = _get_tag(tag_id)
+    tag = db.get_or_404(Tag, tag_id)
     return render(
         "lists/confirm.html",
         title=_("Delete the tag %(name)s?", name=tag.name),
@@ -388,7 +374,7 @@ def confirm_delete_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
 @require("write")
 def delete_tag(tag_id: int):
-    tag = _get_tag(tag_id)
+    tag = db.get_or_404(Tag, tag_id)
     name = tag.name
     tags.delete_tag(tag, actor=actor())
     db.session.commit()

@@ -16,7 +16,6 @@ from typing import Any
 
 from babel.numbers import format_currency
 from flask import (
-    abort,
     flash,
     get_template_attribute,
     make_response,
@@ -143,20 +142,6 @@ def _safe_next(default: str) -> str:
     return default
 
 
-def _get_deal(deal_id: int) -> Deal:
-    deal = db.session.get(Deal, deal_id)
-    if deal is None:
-        abort(404)
-    return deal
-
-
-def _get_stage(stage_id: int) -> Stage:
-    stage = db.session.get(Stage, stage_id)
-    if stage is None:
-        abort(404)
-    return stage
-
-
 # ---------------------------------------------------------------- board
 
 
@@ -190,7 +175,7 @@ def board():
 @require("read")
 def column_cards(stage_id: int):
     """The next cards of a column (the lazy-loading sentinel asks for them)."""
-    stage = _get_stage(stage_id)
+    stage = db.get_or_404(Stage, stage_id)
     filters = boards.parse_filters(request.args, _me())
     if not is_htmx():
         return redirect(url_for("pipeline.deals_list", stage=stage.id, **filters.args()))
@@ -392,7 +377,7 @@ def deal_create():
 @require("read")
 def deal_show(deal_id: int):
     """A deal: its fields and the activities it left on its contact's timeline."""
-    deal = _get_deal(deal_id)
+    deal = db.get_or_404(Deal, deal_id)
     stage = db.session.get(Stage, deal.stage_id)
     activities = list(
         db.session.scalars(
@@ -424,7 +409,7 @@ def deal_show(deal_id: int):
 @bp.route("/deals/<int:deal_id>/edit")
 @require("write")
 def deal_edit(deal_id: int):
-    deal = _get_deal(deal_id)
+    deal = db.get_or_404(Deal, deal_id)
     return _form_page(
         "pipeline/deal_form.html", deal=deal, form=forms.of_deal(deal), errors={}, next=""
     )
@@ -434,7 +419,7 @@ def deal_edit(deal_id: int):
 @require("write")
 def deal_save(deal_id: int):
     """Save a deal; a stale version shows what is saved now and saves nothing."""
-    deal = _get_deal(deal_id)
+    deal = db.get_or_404(Deal, deal_id)
     data = forms.posted(request.form)
     try:
         deals.update_deal(
@@ -445,14 +430,14 @@ def deal_save(deal_id: int):
         return _form_page(
             "pipeline/deal_form.html",
             status=422,
-            deal=_get_deal(deal_id),
-            form={**forms.of_deal(_get_deal(deal_id)), **data},
+            deal=db.get_or_404(Deal, deal_id),
+            form={**forms.of_deal(db.get_or_404(Deal, deal_id)), **data},
             errors=translated(exc.errors),
             next="",
         )
     except deals.DealConflict:
         db.session.rollback()
-        current = _get_deal(deal_id)
+        current = db.get_or_404(Deal, deal_id)
         saved = forms.of_deal(current)
         return _form_page(
             "pipeline/deal_form.html",
@@ -472,14 +457,14 @@ def deal_save(deal_id: int):
 @bp.route("/deals/<int:deal_id>/delete")
 @require("write")
 def deal_confirm_delete(deal_id: int):
-    return render("pipeline/deal_delete.html", deal=_get_deal(deal_id))
+    return render("pipeline/deal_delete.html", deal=db.get_or_404(Deal, deal_id))
 
 
 @bp.route("/deals/<int:deal_id>/delete", methods=["POST"])
 @require("write")
 def deal_delete(deal_id: int):
     """Delete a deal (its timeline activities stay on the contact)."""
-    deal = _get_deal(deal_id)
+    deal = db.get_or_404(Deal, deal_id)
     title = deal.title
     try:
         deals.delete_deal(deal, expected_version=_int(request.form.get("version")), actor=actor())
@@ -558,7 +543,7 @@ def stage_defaults():
 @bp.route("/stages/<int:stage_id>", methods=["POST"])
 @require("admin")
 def stage_save(stage_id: int):
-    stage = _get_stage(stage_id)
+    stage = db.get_or_404(Stage, stage_id)
     data = {k: request.form[k] for k in ("name", "outcome") if k in request.form}
     try:
         changes = stage_admin.update_stage(stage, data, actor=actor())
@@ -574,7 +559,7 @@ def stage_save(stage_id: int):
 @bp.route("/stages/<int:stage_id>/move", methods=["POST"])
 @require("admin")
 def stage_move(stage_id: int):
-    stage = _get_stage(stage_id)
+    stage = db.get_or_404(Stage, stage_id)
     direction = "up" if request.form.get("direction") == "up" else "down"
     stage_admin.move_stage(stage, direction, actor=actor())
     db.session.commit()
@@ -584,7 +569,7 @@ def stage_move(stage_id: int):
 @bp.route("/stages/<int:stage_id>/delete", methods=["POST"])
 @require("admin")
 def stage_delete(stage_id: int):
-    stage = _get_stage(stage_id)
+    stage = db.get_or_404(Stage, stage_id)
     name = stage.name
     try:
         stage_admin.delete_stage(stage, actor=actor())

@@ -43,13 +43,6 @@ MAX_OPTIONS = 500
 # ---------------------------------------------------------------- helpers
 
 
-def _get(rule_id: int) -> ScoringRule:
-    rule = db.session.get(ScoringRule, rule_id)
-    if rule is None:
-        abort(404)
-    return rule
-
-
 def _types() -> dict[str, CustomFieldType]:
     return custom_field_types(db.session)
 
@@ -226,7 +219,7 @@ def recompute():
 @bp.post("/rules/<int:rule_id>/toggle")
 @require("admin")
 def toggle(rule_id: int):
-    rule = _get(rule_id)
+    rule = db.get_or_404(ScoringRule, rule_id)
     service.update_rule(db.session, rule, {"enabled": not rule.enabled}, actor=actor())
     db.session.commit()
     if rule.enabled:
@@ -241,7 +234,7 @@ def toggle(rule_id: int):
 @bp.post("/rules/<int:rule_id>/move")
 @require("admin")
 def move(rule_id: int):
-    rule = _get(rule_id)
+    rule = db.get_or_404(ScoringRule, rule_id)
     offset = -1 if request.form.get("direction") == "up" else 1
     service.move_rule(db.session, rule, offset, actor=actor())
     db.session.commit()
@@ -276,20 +269,20 @@ def create():
 @bp.get("/rules/<int:rule_id>")
 @require("admin")
 def edit(rule_id: int):
-    rule = _get(rule_id)
+    rule = db.get_or_404(ScoringRule, rule_id)
     return _form_page(ruleform.from_rule(service.rule_values(rule)), rule)
 
 
 @bp.post("/rules/<int:rule_id>")
 @require("admin")
 def save(rule_id: int):
-    rule = _get(rule_id)
+    rule = db.get_or_404(ScoringRule, rule_id)
     rule_form = ruleform.from_post(request.form)
     try:
         data = ruleform.to_data(rule_form, _field_type(_types()))
         changes = service.update_rule(db.session, rule, data, actor=actor(), via="web")
     except (RuleInvalid, TreeError, ValueError) as exc:
-        return _refused(rule_form, _get(rule_id), exc)
+        return _refused(rule_form, db.get_or_404(ScoringRule, rule_id), exc)
     db.session.commit()
     if service.rescores(changes, rule):
         flash(
@@ -321,13 +314,13 @@ def refresh():
 @bp.get("/rules/<int:rule_id>/delete")
 @require("admin")
 def confirm_delete(rule_id: int):
-    return render_template("scoring/delete.html", rule=_get(rule_id))
+    return render_template("scoring/delete.html", rule=db.get_or_404(ScoringRule, rule_id))
 
 
 @bp.post("/rules/<int:rule_id>/delete")
 @require("admin")
 def delete(rule_id: int):
-    rule = _get(rule_id)
+    rule = db.get_or_404(ScoringRule, rule_id)
     name = rule.name
     service.delete_rule(db.session, rule, actor=actor(), via="web")
     db.session.commit()

@@ -7,7 +7,6 @@ from typing import Any
 from babel import Locale
 from flask import (
     Response,
-    abort,
     current_app,
     flash,
     make_response,
@@ -107,13 +106,6 @@ def index():
 # --- Users ----------------------------------------------------------------------------
 
 
-def _get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 def _user_row(user: User, **extra) -> Response:
     body = render_template(
         "settings/_user_row.html", user=user, roles=ROLES, role_labels=ROLE_LABELS, **extra
@@ -139,19 +131,19 @@ def add_user():
 
 def _user_change(user_id: int, change) -> Response:
     """Run a change on a user; answer the row (htmx) or go back to the page with a message."""
-    user = _get_user(user_id)
+    user = db.get_or_404(User, user_id)
     try:
         changed = change(user)
     except Refused as exc:
         db.session.rollback()
-        user = _get_user(user_id)
+        user = db.get_or_404(User, user_id)
         if is_htmx():
             return _user_row(user, error=_(exc.message))
         flash(_(exc.message), "error")
         return redirect(url_for("settings.index") + "#users")
     except ValidationFailed as exc:
         db.session.rollback()
-        user = _get_user(user_id)
+        user = db.get_or_404(User, user_id)
         message = " ".join(translated(exc.errors).values())
         if is_htmx():
             return _user_row(user, error=message)
@@ -187,7 +179,7 @@ def reactivate_user(user_id: int):
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
 @require("admin")
 def user_password(user_id: int):
-    user = _get_user(user_id)
+    user = db.get_or_404(User, user_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
@@ -203,13 +195,6 @@ def user_password(user_id: int):
 
 
 # --- Custom fields ---------------------------------------------------------------------
-
-
-def _get_field(field_id: int) -> CustomField:
-    field = db.session.get(CustomField, field_id)
-    if field is None:
-        abort(404)
-    return field
 
 
 @bp.route("/fields", methods=["POST"])
@@ -236,7 +221,7 @@ def _field_form(field: CustomField) -> dict[str, str]:
 @bp.route("/fields/<int:field_id>", methods=["GET", "POST"])
 @require("admin")
 def edit_field(field_id: int):
-    field = _get_field(field_id)
+    field = db.get_or_404(CustomField, field_id)
     errors: dict[str, str] = {}
     form = _field_form(field)
     if request.method == "POST":
@@ -245,7 +230,7 @@ def edit_field(field_id: int):
             customfields.update_field(field, data, actor=actor())
         except ValidationFailed as exc:
             db.session.rollback()
-            field = _get_field(field_id)
+            field = db.get_or_404(CustomField, field_id)
             errors = translated(exc.errors)
             form = {**form, **data}
         else:
@@ -266,7 +251,7 @@ def edit_field(field_id: int):
 @bp.route("/fields/<int:field_id>/delete")
 @require("admin")
 def confirm_delete_field(field_id: int):
-    field = _get_field(field_id)
+    field = db.get_or_404(CustomField, field_id)
     holders = customfields.value_counts(field.id).get(field.id, 0)
     return render("settings/field_delete.html", field=field, holders=holders)
 
@@ -274,7 +259,7 @@ def confirm_delete_field(field_id: int):
 @bp.route("/fields/<int:field_id>/delete", methods=["POST"])
 @require("admin")
 def delete_field(field_id: int):
-    field = _get_field(field_id)
+    field = db.get_or_404(CustomField, field_id)
     label = field.label
     customfields.delete_field(field, actor=actor())
     db.session.commit()

@@ -179,27 +179,6 @@ def _blank_log(kind: str, **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "typed": values, "errors": {}, "saved": None, **extra}
 
 
-def _get_contact(contact_id: int) -> Contact:
-    contact = db.session.get(Contact, contact_id)
-    if contact is None:
-        abort(404)
-    return contact
-
-
-def _get_company(company_id: int) -> Company:
-    company = db.session.get(Company, company_id)
-    if company is None:
-        abort(404)
-    return company
-
-
-def _get_activity(activity_id: int) -> Activity:
-    activity = db.session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
-    return activity
-
-
 def _items_response(tl: dict[str, Any]):
     """The list's first page (a filter change, a refresh) or the next page (a cursor)."""
     if tl["cursor"]:
@@ -221,7 +200,7 @@ def _items_response(tl: dict[str, Any]):
 @require("read")
 def contact_items(contact_id: int):
     """The contact's timeline list (filtered, or the page after a cursor) for htmx."""
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     if not is_htmx():
         return redirect(_page_with_args("contacts.show", contact_id=contact_id))
     return _items_response(contact_timeline(contact, request.args))
@@ -231,7 +210,7 @@ def contact_items(contact_id: int):
 @require("read")
 def company_items(company_id: int):
     """The company's timeline list for htmx."""
-    company = _get_company(company_id)
+    company = db.get_or_404(Company, company_id)
     if not is_htmx():
         return redirect(_page_with_args("companies.show", company_id=company_id))
     return _items_response(company_timeline(company, request.args))
@@ -275,7 +254,7 @@ def _changed(response, contact_id: int | None):
 @require("write")
 def log_form(contact_id: int, kind: str):
     """The form that logs a note, call, meeting or follow-up (a fragment, or its own page)."""
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     if kind not in LOGGABLE:
         abort(404)
     log = _blank_log(kind)
@@ -288,7 +267,7 @@ def log_form(contact_id: int, kind: str):
 @require("write")
 def log(contact_id: int, kind: str):
     """Log a note, call, meeting or follow-up on the contact's timeline."""
-    contact = _get_contact(contact_id)
+    contact = db.get_or_404(Contact, contact_id)
     if kind not in LOGGABLE:
         abort(404)
     form = request.form.to_dict(flat=False)
@@ -298,7 +277,7 @@ def log(contact_id: int, kind: str):
         db.session.commit()
     except FormInvalid as exc:
         db.session.rollback()
-        contact = _get_contact(contact_id)
+        contact = db.get_or_404(Contact, contact_id)
         log = {
             "kind": kind,
             "typed": submitted_values(form, service.labels_for(db.session, attendee_ids(form))),
@@ -372,7 +351,7 @@ def _require_delete(activity: Activity) -> None:
 @require("read")
 def activity(activity_id: int):
     """One timeline entry (htmx: after Cancel on its edit form)."""
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     view = _view()
     if not is_htmx():
         return redirect(_back_url(item, view))
@@ -396,7 +375,7 @@ def _edit_page(item: Activity, view: str, values: dict, errors: dict, status: in
 @require("write")
 def edit_form(activity_id: int):
     """The edit form of a note, call, meeting or follow-up (its author or an admin)."""
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     _require_edit(item)
     values = form_values(item, service.attendee_labels(db.session, item))
     return _edit_page(item, _view(), values, {})
@@ -406,7 +385,7 @@ def edit_form(activity_id: int):
 @require("write")
 def edit(activity_id: int):
     """Save an edited note, call, meeting or follow-up."""
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     _require_edit(item)
     view = _view()
     form = request.form.to_dict(flat=False)
@@ -416,10 +395,10 @@ def edit(activity_id: int):
         db.session.commit()
     except FormInvalid as exc:
         db.session.rollback()
-        item = _get_activity(activity_id)
+        item = db.get_or_404(Activity, activity_id)
         values_shown = submitted_values(form, service.labels_for(db.session, attendee_ids(form)))
         return _edit_page(item, view, values_shown, exc.errors, status=422)
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     if not is_htmx():
         flash(_("Saved."), "success")
         return redirect(_back_url(item, view))
@@ -434,7 +413,7 @@ def edit(activity_id: int):
 @require("write")
 def delete_confirm(activity_id: int):
     """Ask before deleting (the page without JavaScript; htmx asks with hx-confirm)."""
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     _require_delete(item)
     view = _view()
     entry = _entry(item, view)
@@ -448,7 +427,7 @@ def delete_confirm(activity_id: int):
 @require("write")
 def delete(activity_id: int):
     """Delete an activity (its author or an admin)."""
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     _require_delete(item)
     view = _view()
     back = _back_url(item, view)
@@ -466,7 +445,7 @@ def delete(activity_id: int):
 @require("write")
 def done(activity_id: int):
     """Mark a follow-up done, or open it again (done=0)."""
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     _require_edit(item)
     view = _view()
     finished = request.form.get("done", "1") != "0"
@@ -475,7 +454,7 @@ def done(activity_id: int):
     except FormInvalid:
         abort(400)
     db.session.commit()
-    item = _get_activity(activity_id)
+    item = db.get_or_404(Activity, activity_id)
     if not is_htmx():
         flash(_("Follow-up done.") if finished else _("Follow-up open again."), "success")
         return redirect(_back_url(item, view))
