@@ -608,17 +608,26 @@ def run_sync(run: JobRun) -> dict[str, Any]:
 # --------------------------------------------------------------------------- per-contact hooks
 
 
-def run_contact_hook(account: ConnectedAccount, hook: str, contact_ids: Sequence[int]) -> dict:
-    """Run verify_email or enrich_contact for these contacts with the account's plugin."""
+def run_contact_hook(
+    account: ConnectedAccount,
+    hook: str,
+    contact_ids: Sequence[int],
+    run: JobRun | None = None,
+) -> dict:
+    """Run verify_email or enrich_contact for these contacts with the account's plugin.
+
+    Each contact's answer is committed with the job's checkpoint, so a job killed halfway
+    does not ask the provider (and spend its credits) twice for a contact."""
     plugin = plugins.get(account.provider)
     if plugin is None or not plugin.implements(hook):
         return {"done": 0}
     http = accounts.http_for(account, plugin)
     settings = accounts.settings_of(plugin, account)
     via = f"sync:{plugin.name}"
-    done = 0
-    for contact_id in contact_ids:
-        contact = db.session.get(Contact, contact_id)
+    start = int((run.checkpoint or {}).get("next", 0)) if run is not None else 0
+    done = start
+    for index in range(start, len(contact_ids)):
+        contact = db.session.get(Contact, contact_ids[index])
         if contact is None:
             continue
         if hook == "verify_email":
@@ -640,7 +649,11 @@ def run_contact_hook(account: ConnectedAccount, hook: str, contact_ids: Sequence
                     except (ValidationFailed, service.DuplicateEmail):
                         pass
         done += 1
-        db.session.commit()
+        if run is not None:
+            run.progress(done, len(contact_ids))
+            run.commit({"next": index + 1})
+        else:
+            db.session.commit()
     return {"done": done}
 
 
@@ -663,7 +676,8 @@ def run_contact_job(run: JobRun) -> dict[str, Any]:
     if account is None:
         return {"done": 0}
     try:
-        return run_contact_hook(account, run.params["hook"], run.params.get("contact_ids") or [])
+        ids = run.params.get("contact_ids") or []
+        return run_contact_hook(account, run.params["hook"], ids, run)
     except NeedsReconnect as exc:
         db.session.rollback()
         accounts.note_error(account, _reconnect_message(exc), status="needs_reconnect")
@@ -739,8 +753,7 @@ def tell_plugins(event: events.ContactEvent) -> None:
         wanted = _tell(plugin, payload, accounts.settings_of(plugin, account))
         for hook in wanted if isinstance(wanted, list) else []:
             if hook == "push_contacts" and plugin.implements("push_contacts"):
-                if runner.unfinished(JOB_KIND, account_id=account.id) is None:
-                    start_sync(account, ["push"])
+                start_sync(account, ["push"])  # or the sync already queued picks it up
             elif hook in ("verify_email", "enrich_contact") and ids and plugin.implements(hook):
                 job = runner.create(
                     CONTACT_JOB_KIND,

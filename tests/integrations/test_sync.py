@@ -352,3 +352,34 @@ def test_a_bad_field_costs_that_field_not_the_contact(app, crm, connect):
         assert (lea.first_name, lea.job_title) == ("Lea", None)
         errors = db.session.get(ConnectedAccount, account_id).errors
         assert "left out job_title" in errors[0]["message"]
+
+
+def test_a_resumed_check_job_asks_only_for_the_contacts_left(app):
+    from app.integrations import accounts, plugins
+    from app.integrations.fake import FakeProvider
+    from tests.integrations import checker
+
+    with FakeProvider() as fake, app.app_context():
+        fake.route("GET", "/verify", lambda call: {"result": "deliverable", "score": 90})
+        plugins.load(extra=[("checker", checker)])
+        try:
+            app.config["INTEGRATIONS"]["checker"] = {"base_url": fake.url + "/"}
+            account = accounts.connect("checker", secrets={"key": "k-1"}, label="team")
+            ids = [service.create_contact({"email": f"c{i}@example.com"}).id for i in range(3)]
+            db.session.commit()
+            runner.run_pending()  # the checks contact_event asked for
+            assert len(fake.calls_to("/verify")) == 3
+            fake.calls.clear()
+            # A job killed after its first contact: its checkpoint says where to go on.
+            job = runner.create(
+                sync.CONTACT_JOB_KIND,
+                {"account_id": account.id, "hook": "verify_email", "contact_ids": ids},
+            )
+            job.checkpoint = {"next": 1}
+            db.session.commit()
+            runner.run_pending()
+            asked = [call.arg("email") for call in fake.calls_to("/verify")]
+            assert asked == ["c1@example.com", "c2@example.com"]
+            assert db.session.get(Job, job.id).status == "done"
+        finally:
+            plugins.load()
