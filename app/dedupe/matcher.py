@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from app.dedupe import keys as K
 
@@ -132,6 +132,11 @@ def features(values: Mapping[str, Any], region: str | None = None) -> Features:
 # ----------------------------------------------------------------- names
 
 
+# Letters that folding wrote as two ("Kjær" -> "kjaer"): one letter again, so that a
+# typo on such a letter ("Kjbr") stays one edit.
+_ONE_LETTER = (("ae", "æ"), ("oe", "œ"), ("ss", "ß"))
+
+
 def _close(x: str, y: str) -> bool:
     """At most a typo apart: one edit (two for long names), or one starts with the other."""
     if x == y:
@@ -141,9 +146,14 @@ def _close(x: str, y: str) -> bool:
     if shorter >= 4 and (x.startswith(y) or y.startswith(x)):
         return True
     allowed = 2 if shorter >= 8 else 1
-    if abs(lx - ly) > allowed:
+    if abs(lx - ly) <= allowed and _dl(x, y, score_cutoff=allowed) <= allowed:
+        return True
+    cx, cy = x, y
+    for pair, letter in _ONE_LETTER:
+        cx, cy = cx.replace(pair, letter), cy.replace(pair, letter)
+    if cx == x and cy == y:
         return False
-    return _dl(x, y, score_cutoff=allowed) <= allowed
+    return abs(len(cx) - len(cy)) <= allowed and _dl(cx, cy, score_cutoff=allowed) <= allowed
 
 
 def _first_sim(a: str, ga: frozenset, b: str, gb: frozenset) -> tuple[float, bool, bool]:
@@ -333,8 +343,9 @@ def values_query():
 
 def one_of(session, column, values: list):
     """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter instead of
-    thousands to send, parse and plan."""
-    if session.get_bind().dialect.name == "postgresql":
+    thousands to send, parse and plan. `session`: a Session or a Connection."""
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    if bind.dialect.name == "postgresql":
         from sqlalchemy import any_, bindparam
         from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -357,11 +368,18 @@ def contact_values(session, ids: Iterable[int]) -> dict[int, dict]:
     return out
 
 
+def value_rows(session, query) -> tuple[tuple[str, ...], list[tuple]]:
+    """The column names and rows (plain tuples) of a values_query(), run on the
+    session's connection (no ORM result processing) or on a Connection."""
+    conn = session if isinstance(session, Connection) else session.connection()
+    result = conn.execute(query)
+    return tuple(result.keys()), [tuple(row) for row in result]
+
+
 def value_dicts(session, query) -> list[dict]:
     """The rows of a values_query() as plain dicts (faster to read than row mappings)."""
-    result = session.execute(query)
-    names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result]
+    names, rows = value_rows(session, query)
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 # ----------------------------------------------------------------- clusters

@@ -216,3 +216,15 @@ def test_unrelated_people_stay_below_the_threshold(a, b, same_company):
          "company": "Acme" if same_company else "Other", "city": "Berlin"}  # fmt: skip
     score, reasons = score_pair(x, y)
     assert score < T, (x, y, score, reasons)
+
+
+def test_a_typo_on_a_letter_folding_writes_as_two_is_one_typo():
+    """ "Kjær" folds to "kjaer": a typo on the "æ" ("Kjbr") is still one typo away."""
+    a = {"email": "a@one.example", "first_name": "Aasen", "last_name": "Kjær",
+         "mobile_phone": "+33612345678"}  # fmt: skip
+    b = {"email": "b@two.example", "first_name": "Aasen", "last_name": "Kjbr",
+         "phone": "+33 6 12 34 56 78"}  # fmt: skip
+    score, reasons = score_pair(a, b)
+    assert score >= T, reasons
+    # and two different names stay different ("Kjær" against "Kjbrn")
+    assert score_pair(a, {**b, "last_name": "Kjbrn"})[0] < T
