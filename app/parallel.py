@@ -1,13 +1,17 @@
-"""Use the second core: run a generator in a forked child process and consume what it
-yields here, so producing rows (generating, parsing, validating) overlaps with writing them."""
+"""Use the other cores: run a generator in a forked child process and consume what it
+yields here, so producing rows (generating, parsing, validating) overlaps with writing
+them (`in_child`); or map tasks over worker processes, in order (`Workers`)."""
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
 import os
+import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from queue import Empty, Full
 from typing import Any, TypeVar
 
@@ -72,3 +76,56 @@ def in_child(make: Callable[[], Iterator[T]], what: str = "producer") -> Iterato
 def can_fork() -> bool:
     """Whether this platform can fork a child (Linux and macOS can; Windows cannot)."""
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def default_processes() -> int:
+    """Worker processes for CPU-bound work: one per core (at most 8)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class Workers:
+    """An ordered map over tasks in `processes` worker processes (in this process when
+    1, or where processes cannot be forked).
+
+    Use as a context manager; `map(fn, tasks)` takes (tag, args) pairs and yields
+    (tag, fn(*args)) in the order given, with a few tasks in flight so that producing
+    tasks and consuming results here overlap with the work. `fn` must be a module-level
+    function; workers are forked (from a fork server preloading the modules `preload`
+    when this process runs other threads, whose locks a fork would copy)."""
+
+    def __init__(self, processes: int, preload: tuple[str, ...] = ()):
+        self.processes = max(1, int(processes))
+        self.preload = preload
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Workers:
+        if self.processes > 1 and can_fork():
+            if threading.active_count() == 1:
+                # a single thread (the CLI, a process-based worker): a plain fork is safe
+                context = multiprocessing.get_context("fork")
+            else:  # other threads may hold locks a forked child would inherit
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(list(self.preload))
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=context)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def map(self, fn, tasks: Iterable[tuple[Any, tuple]]) -> Iterator[tuple[Any, Any]]:
+        if self.pool is None:
+            for tag, args in tasks:
+                yield tag, fn(*args)
+            return
+        ahead = self.processes + 1
+        pending: deque[tuple[Any, Future]] = deque()
+        for tag, args in tasks:
+            pending.append((tag, self.pool.submit(fn, *args)))
+            if len(pending) >= ahead:
+                first, future = pending.popleft()
+                yield first, future.result()
+        while pending:
+            first, future = pending.popleft()
+            yield first, future.result()

@@ -1,8 +1,9 @@
 """The create-time check: which existing contacts might a new one duplicate?
 
-It looks up the new contact's match keys (the primary key of match_keys serves each
+It looks up the new contact's match keys (the key index of match_keys serves each
 lookup), loads the few contacts sharing one, and scores them: a handful of indexed
-queries whatever the number of contacts.
+queries whatever the number of contacts. While a full rebuild of the keys runs, it
+finds nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.dedupe import keys as K
-from app.dedupe.index import phone_region
+from app.dedupe.index import keys_ready, phone_region
 from app.dedupe.matcher import DEFAULT_THRESHOLD, Features, contact_values
 from app.dedupe.matcher import score_features as _score
 from app.dedupe.models import MatchKey
@@ -58,6 +59,8 @@ def find_similar(
     threshold = DEFAULT_THRESHOLD if threshold is None else int(threshold)
     region = phone_region()
     keys = K.match_keys(values, region)
+    if not keys or not keys_ready(session):
+        return []
     exclude = {int(i) for i in exclude_ids}
     if values.get("id"):
         exclude.add(int(values["id"]))

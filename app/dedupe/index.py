@@ -10,20 +10,20 @@ so imports stay fast; until it ran, the create-time check does not see them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import gettext
 from sqlalchemy import delete, exists, func, select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from app.contacts import events
 from app.contacts.models import Contact
 from app.dedupe import keys as K
-from app.dedupe.matcher import contact_values, one_of, value_dicts, values_query
-from app.dedupe.models import MatchKey, MatchKeyBuild
+from app.dedupe.matcher import one_of, value_rows, values_query
+from app.dedupe.models import MatchKey
+from app.dedupe.workers import Rows, key_rows
 from app.extensions import CACHE_KB, db
 from app.jobs import runner
 from app.jobs.runner import JobRun
@@ -57,23 +57,17 @@ def phone_region() -> str | None:
     return current_app.config.get("PHONE_REGION") if has_app_context() else None
 
 
-_INSERT = "INSERT INTO match_keys (key, contact_id) VALUES ({0}, {0}) ON CONFLICT DO NOTHING"
+_INSERT = "INSERT INTO match_keys (contact_id, key) VALUES ({0}, {0}) ON CONFLICT DO NOTHING"
 
 
-def insert_keys(session, rows: list[tuple[str, int]]) -> None:
-    """INSERT (key, contact_id) rows, ignoring any that exist already (a concurrent
-    writer); one executemany at the driver, rows sorted by key (fewer index pages)."""
+def insert_keys(session, rows: list[tuple[int, str]]) -> None:
+    """INSERT (contact_id, key) rows (in primary-key order: keys_task sorts them),
+    ignoring any that exist already (a concurrent writer); one executemany."""
     if not rows:
         return
-    rows.sort()
     conn = session.connection()
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     conn.exec_driver_sql(_INSERT.format(mark), rows)
-
-
-def key_rows(values: Iterable[Any], region: str | None) -> list[tuple[str, int]]:
-    """(key, contact_id) rows of these contacts' values."""
-    return [(key, v["id"]) for v in values for key in K.match_keys(v, region)]
 
 
 def refresh_keys(session, ids: Sequence[int], *, new: bool = False) -> int:
@@ -81,13 +75,13 @@ def refresh_keys(session, ids: Sequence[int], *, new: bool = False) -> int:
     return how many keys they have now."""
     region = phone_region()
     written = 0
-    ids = list(ids)
+    ids = sorted(ids)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        values = contact_values(session, chunk)
         if not new:
             session.execute(delete(MatchKey).where(one_of(session, MatchKey.contact_id, chunk)))
-        rows = key_rows(values.values(), region)
+        query = values_query().where(one_of(session, Contact.id, chunk))
+        rows = key_rows(value_rows(session, query), region)
         insert_keys(session, rows)
         written += len(rows)
     return written
@@ -149,114 +143,117 @@ def run_keys_job(run: JobRun) -> dict[str, Any]:
     """The dedupe_keys job: match keys for contacts that have none, from `from_id` on."""
     cp = dict(run.checkpoint or {"after_id": int(run.params.get("from_id", 1)) - 1, "indexed": 0})
     chunk = _config("DEDUPE_KEY_CHUNK", CHUNK)
+    region = phone_region()
     while True:
-        last, n, _ = rebuild_keys(db.session, cp["after_id"], chunk, only_missing=True)
+        last, rows = next_rows(db.session, cp["after_id"], chunk, only_missing=True)
         if last is None:
             break
-        cp.update(after_id=last, indexed=cp["indexed"] + n)
+        write_keys(db.session, cp["after_id"], last, key_rows(rows, region), full=False)
+        cp.update(after_id=last, indexed=cp["indexed"] + len(rows[1]))
         run.progress(cp["indexed"])
         run.commit(cp)
     return {"contacts_indexed": cp["indexed"]}
 
 
-def rebuild_keys(
-    session, after_id: int, limit: int, *, only_missing: bool = False
-) -> tuple[int | None, int, int]:
-    """Recompute, in place, the keys of the next `limit` contacts after `after_id` (all
-    of them, or with `only_missing` those that have none); return (last id, or None
-    when there are no more contacts; contacts done; keys written)."""
-    last, rows = _next_values(session, after_id, limit, only_missing)
-    if last is None or not rows:
-        return last, 0, 0
-    if not only_missing:
-        session.execute(
-            delete(MatchKey).where(MatchKey.contact_id > after_id, MatchKey.contact_id <= last)
-        )
-    keys = key_rows(rows, phone_region())
-    insert_keys(session, keys)
-    return last, len(rows), len(keys)
-
-
-def _next_values(session, after_id: int, limit: int, only_missing: bool):
-    """(last id of the next `limit` contacts or None, their values [without keys])."""
+def next_last(session, after_id: int, limit: int) -> int | None:
+    """The id `limit` contacts after `after_id` (or the last one; None: no more)."""
     ids_query = select(Contact.id).where(Contact.id > after_id).order_by(Contact.id).limit(limit)
-    last = session.scalar(select(func.max(ids_query.subquery().c.id)))
+    return session.scalar(select(func.max(ids_query.subquery().c.id)))
+
+
+def next_rows(session, after_id: int, limit: int, *, only_missing: bool) -> tuple[int | None, Rows]:
+    """(last id of the next `limit` contacts after `after_id`, or None when there are no
+    more; the value rows of those contacts [with `only_missing`: of those without keys])."""
+    last = next_last(session, after_id, limit)
     if last is None:
-        return None, []
+        return None, ((), [])
     where = [Contact.id > after_id, Contact.id <= last]
     if only_missing:
         where.append(~exists().where(MatchKey.contact_id == Contact.id))
-    return last, value_dicts(session, values_query().where(*where))
+    return last, value_rows(session, values_query().where(*where))
 
 
-# ---------------------------------------------------------------- staged rebuild
+def write_keys(
+    session, after_id: int, last: int, keys: list[tuple[int, str]], *, full: bool
+) -> None:
+    """Store the keys (key_rows) of the contacts after `after_id` up to `last`: in a full
+    rebuild on PostgreSQL into the staging table, else into match_keys (in a full
+    rebuild replacing whatever that range has)."""
+    if full and _dialect(session) == "postgresql":
+        if keys:
+            cursor = session.connection().connection.driver_connection.cursor()
+            with cursor.copy("COPY match_keys_build (contact_id, key) FROM STDIN") as copy:
+                for row in keys:
+                    copy.write_row(row)
+        return
+    if full:
+        session.execute(
+            delete(MatchKey).where(MatchKey.contact_id > after_id, MatchKey.contact_id <= last)
+        )
+    insert_keys(session, keys)
+
+
+# ---------------------------------------------------------------- full rebuild
 #
-# Inserting millions of keys one by one into the key index touches its pages in random
-# order (slow on SQLite above all). The scan instead appends each chunk's keys to
-# match_keys_build (no index: sequential writes, COPY on PostgreSQL), then copies them
-# into match_keys in one INSERT ... SELECT ... ORDER BY key, which fills the index in
-# order; for a full rebuild the contact_id index is dropped and rebuilt around it.
+# Inserting millions of keys into the key index in random order is slow (on SQLite
+# above all). A full rebuild therefore empties match_keys and builds it in contact
+# order: on SQLite straight into the table (its primary key leads with the contact,
+# so each chunk is appended) with the key index dropped, then built once by sorting;
+# on PostgreSQL each chunk is COPied into match_keys_build (no index), and the end
+# refills match_keys from it without its constraints and adds them back. Until the
+# end, `keys_ready` is false and the create-time check looks nothing up.
+
+
+BUILDING = 0  # keys_version while a full rebuild runs
 
 
 def _dialect(session) -> str:
     return session.get_bind().dialect.name
 
 
-def start_staging(session, *, full: bool) -> None:
-    """Empty the staging table; for a full rebuild also every match key (the keys are
-    back at merge_staged; the create-time check finds nothing in between)."""
-    if _dialect(session) == "postgresql":
+def _key_index():
+    return next(i for i in MatchKey.__table__.indexes if i.name == "ix_match_keys_key")
+
+
+def start_build(session, *, full: bool) -> None:
+    """Before the first chunk of a rebuild: empty the staging table; for a full rebuild
+    also every match key (and, on SQLite, drop the key index), marking the keys as
+    being built."""
+    pg = _dialect(session) == "postgresql"
+    if pg:
         session.execute(text("TRUNCATE match_keys_build"))
-        if full:
-            session.execute(text("TRUNCATE match_keys"))
-    else:
-        session.execute(delete(MatchKeyBuild))
-        if full:
-            session.execute(delete(MatchKey))
-
-
-def stage_keys(
-    session, after_id: int, limit: int, *, only_missing: bool = False
-) -> tuple[int | None, int, int]:
-    """Compute the keys of the next `limit` contacts after `after_id` (with
-    `only_missing`, of those that have none) into the staging table; return (last id
-    or None when there are no more contacts, contacts done, keys staged)."""
-    last, rows = _next_values(session, after_id, limit, only_missing)
-    if last is None or not rows:
-        return last, 0, 0
-    region = phone_region()
-    staged = [(key, v["id"]) for v in rows for key in K.match_keys(v, region)]
-    _append(session, staged)
-    return last, len(rows), len(staged)
-
-
-def _append(session, rows: list[tuple[str, int]]) -> None:
-    if not rows:
+    if not full:
         return
-    conn = session.connection()
-    if _dialect(session) == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy("COPY match_keys_build (key, contact_id) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    set_keys_version(session, BUILDING)
+    if pg:
+        session.execute(text("TRUNCATE match_keys"))
     else:
-        conn.exec_driver_sql("INSERT INTO match_keys_build (key, contact_id) VALUES (?, ?)", rows)
+        session.execute(delete(MatchKey))
+        session.execute(text("DROP INDEX IF EXISTS ix_match_keys_key"))
 
 
-def merge_staged(session, *, full: bool) -> bool:
-    """Copy the staged keys into match_keys in key order (ignoring keys present, and
-    contacts deleted meanwhile), then empty the staging table; False when none were."""
-    staged = session.scalar(select(MatchKeyBuild.id).limit(1)) is not None
-    if staged:
-        if _dialect(session) == "postgresql" and full:
-            _merge_postgres_full(session)
-        else:
-            _merge_in_order(session, full=full)
+def finish_build(session, *, full: bool) -> None:
+    """After the last chunk: the key index (SQLite) or the staged keys moved into
+    match_keys (PostgreSQL), and for a full rebuild the current key version."""
+    if not full:
+        return
     if _dialect(session) == "postgresql":
+        _merge_postgres_full(session)
         session.execute(text("TRUNCATE match_keys_build"))
     else:
-        session.execute(delete(MatchKeyBuild))
-    return staged
+        conn = session.connection()
+        # the sort of millions of keys: more memory, fewer merge passes
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SORT_CACHE_KB}")
+        try:
+            _key_index().create(conn, checkfirst=True)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KB}")
+    set_keys_version(session)
+
+
+def keys_ready(session) -> bool:
+    """False while a full rebuild runs (the keys are partial, on SQLite unindexed)."""
+    return keys_version(session) != BUILDING
 
 
 def vacuum_keys(session) -> None:
@@ -267,38 +264,6 @@ def vacuum_keys(session) -> None:
     engine = session.get_bind()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE match_keys")
-
-
-def _contact_id_index():
-    return next(i for i in MatchKey.__table__.indexes if i.name == "ix_match_keys_contact_id")
-
-
-def _merge_in_order(session, *, full: bool) -> None:
-    """INSERT ... SELECT ... ORDER BY key: the key index fills in order (SQLite, or a
-    partial rebuild on PostgreSQL); a full rebuild drops the contact_id index meanwhile."""
-    pg = _dialect(session) == "postgresql"
-    conn = session.connection()
-    if full:
-        _contact_id_index().drop(conn)
-    head = "INSERT INTO" if pg else "INSERT OR IGNORE INTO"
-    head += " match_keys (key, contact_id) SELECT b.key, b.contact_id FROM match_keys_build b"
-    tail = " ORDER BY b.key, b.contact_id" + (" ON CONFLICT DO NOTHING" if pg else "")
-    if not pg:  # the sort of millions of keys: more memory, fewer merge passes
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{SORT_CACHE_KB}")
-    try:
-        try:
-            with session.begin_nested():
-                session.execute(text(head + tail))
-        except IntegrityError:  # a contact was deleted while its keys were staged
-            alive = " WHERE EXISTS (SELECT 1 FROM contacts c WHERE c.id = b.contact_id)"
-            session.execute(text(head + alive + tail))
-        if full:
-            _contact_id_index().create(conn)
-    finally:
-        if not pg:
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KB}")
-    if pg:
-        session.execute(text("ANALYZE match_keys"))
 
 
 def _merge_postgres_full(session) -> None:
@@ -315,22 +280,22 @@ def _merge_postgres_full(session) -> None:
     # keys the listener wrote since the rebuild started are kept
     session.execute(
         text(
-            "INSERT INTO match_keys_build (key, contact_id) SELECT key, contact_id FROM match_keys"
+            "INSERT INTO match_keys_build (contact_id, key) SELECT contact_id, key FROM match_keys"
         )
     )
     session.execute(text("TRUNCATE match_keys"))
-    _contact_id_index().drop(conn)
+    _key_index().drop(conn)
     conn.execute(DropConstraint(fk))
     conn.execute(DropConstraint(pk))
     session.execute(
         text(
-            "INSERT INTO match_keys (key, contact_id) SELECT DISTINCT b.key, b.contact_id "
+            "INSERT INTO match_keys (contact_id, key) SELECT DISTINCT b.contact_id, b.key "
             "FROM match_keys_build b JOIN contacts c ON c.id = b.contact_id"
         )
     )
     conn.execute(AddConstraint(pk))
     conn.execute(AddConstraint(fk))
-    _contact_id_index().create(conn)
+    _key_index().create(conn)
     session.execute(text("ANALYZE match_keys"))
 
 

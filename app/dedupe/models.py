@@ -16,23 +16,28 @@ PAIR_STATUSES = ("open", "dismissed", "merged")
 class MatchKey(db.Model):
     """One blocking key of a contact (normalised email, phone, name keys, ...).
 
-    Two contacts sharing a key are candidates; the scan reads keys grouped, the
-    create-time check looks up the new contact's keys.
+    Two contacts sharing a key are candidates; the scan reads keys grouped (through
+    ix_match_keys_key), the create-time check looks up the new contact's keys. The
+    primary key leads with the contact: a full rebuild appends keys in contact order
+    (on SQLite the table is WITHOUT ROWID: that one B-tree is the table) and builds the
+    key index once at the end, and a contact's keys are one range to replace.
     """
 
     __tablename__ = "match_keys"
-    __table_args__ = (Index("ix_match_keys_contact_id", "contact_id"),)
+    __table_args__ = (
+        Index("ix_match_keys_key", "key", "contact_id"),
+        {"sqlite_with_rowid": False},
+    )
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 class MatchKeyBuild(db.Model):
-    """Match keys being rebuilt by a scan: appended in contact order without an index,
-    then copied into match_keys in key order (far faster than inserting millions of
-    keys one by one into the key index), then emptied."""
+    """Match keys being rebuilt by a scan on PostgreSQL: copied in (COPY) without an
+    index, then moved into match_keys in one statement, then emptied."""
 
     __tablename__ = "match_keys_build"
 

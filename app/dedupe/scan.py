@@ -1,9 +1,10 @@
 """The duplicate scan: a resumable job over every contact, never an N x N comparison.
 
 Phase 1 (``keys``) brings the match keys up to date in chunks of contacts, by id: all
-of them when the key rules changed since they were built (or on request), else only
-contacts that have none yet (those written without contact events, such as seeded
-data); the listener in app.dedupe.index keeps the others current.
+of them when the key rules changed since they were built, on request, or when many
+contacts have none (written without contact events, such as seeded data), else only
+contacts that have none yet; the listener in app.dedupe.index keeps the others current
+(app.dedupe.index explains how a full rebuild stays fast).
 
 Phase 2 (``pairs``) reads the keys in key order, a chunk of blocks at a time: one
 grouped query over the primary-key index finds the next blocks of two or more
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import gc
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,17 +42,15 @@ from app.dedupe import index
 from app.dedupe import keys as K
 from app.dedupe.matcher import (
     DEFAULT_THRESHOLD,
-    Features,
     clusters,
-    contact_values,
-    one_of,
-    score_features,
 )
 from app.dedupe.models import DuplicatePair, MatchKey
+from app.dedupe.workers import dispose_engines, keys_task, score_task
 from app.extensions import db
 from app.jobs import queue, runner
 from app.jobs.models import Job
 from app.jobs.runner import JobRun
+from app.parallel import Workers, default_processes
 from app.timeutil import utcnow
 
 KIND = "dedupe_scan"
@@ -61,7 +59,7 @@ BLOCK_CAP = 200  # a bigger group after that is not compared
 HUGE_BLOCK = 5000  # a bigger block is not compared at all
 KEY_CHUNK = 10_000  # contacts per phase-1 commit
 BLOCK_CHUNK = 20000  # block members per phase-2 commit
-FEATURE_CACHE = 20_000  # contacts whose features stay cached between chunks
+PARALLEL_MIN = 50_000  # contacts from which the scan works in worker processes
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -129,48 +127,6 @@ def _position(key: str, prefix: str) -> float:
     return min(out, 1.0)
 
 
-class _FeatureCache:
-    """Features of recently compared contacts (bounded), loaded in batches."""
-
-    def __init__(self, size: int, region: str | None):
-        self.size = size
-        self.region = region
-        self.items: OrderedDict[int, Features] = OrderedDict()
-
-    def load(self, ids: set[int]) -> dict[int, Features]:
-        missing = [i for i in ids if i not in self.items]
-        if missing:
-            for cid, values in contact_values(db.session, missing).items():
-                self.items[cid] = Features(values, self.region)
-        out = {}
-        for i in ids:
-            feats = self.items.get(i)
-            if feats is not None:
-                self.items.move_to_end(i)
-                out[i] = feats
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
-        return out
-
-
-def _groups(
-    members: list[int], feats: dict[int, Features], split: int, cap: int
-) -> list[list[int]]:
-    """The members of a block to compare with each other: all of them, or for a block of
-    more than `split` (a shared switchboard number, a big company), those whose names
-    sound alike (the Soundex name key), in groups of at most `cap`."""
-    if len(members) <= split:
-        return [members]
-    by_name: dict[str, list[int]] = {}
-    for cid in members:
-        f = feats.get(cid)
-        if f is None:
-            continue
-        for key in f.name_keys:
-            by_name.setdefault(key, []).append(cid)
-    return [g for g in by_name.values() if 1 < len(g) <= cap]
-
-
 def _insert_pairs(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -211,6 +167,7 @@ class Scan:
             cp["contacts"] = self.contacts
         self.total = 2 * max(self.contacts, 1)
         self.region = index.phone_region()
+        self.url = db.engine.url.render_as_string(hide_password=False)
 
     def seconds(self) -> float:
         return round(self.seconds0 + time.monotonic() - self.t0, 2)
@@ -243,26 +200,29 @@ class Scan:
                 keys=0,
                 scanned=0,
             )
-            index.start_staging(session, full=full)
+            index.start_build(session, full=full)
         full = cp["mode"] == "full"
         chunk = _config("DEDUPE_KEY_CHUNK", KEY_CHUNK)
         message = gettext("Indexing contacts")
-        while cp["missing"]:
-            with _quiet_gc():
-                last, n, staged = index.stage_keys(
-                    session, cp["after_id"], chunk, only_missing=not full
-                )
-            if last is None:
-                break
+
+        def chunks():
+            after = cp["after_id"]
+            while cp["missing"]:
+                last = index.next_last(session, after, chunk)
+                if last is None:
+                    return
+                yield (after, last), (self.url, after, last, not full, self.region)
+                after = last
+
+        for (after, last), (n, keys) in self.workers.map(keys_task, chunks()):
+            index.write_keys(session, after, last, keys, full=full)
             done = cp["scanned"] + chunk
             self.run.progress(min(done, self.contacts), self.total, message)
             self.commit(
-                after_id=last, scanned=done, indexed=cp["indexed"] + n, keys=cp["keys"] + staged
+                after_id=last, scanned=done, indexed=cp["indexed"] + n, keys=cp["keys"] + len(keys)
             )
         self.run.progress(self.contacts, self.total, message)
-        index.merge_staged(session, full=full)
-        if full:
-            index.set_keys_version(session)
+        index.finish_build(session, full=full)
         self.run.progress(self.contacts, self.total, gettext("Comparing candidates"))
         self.commit(phase="pairs", after_key="")
         if full:
@@ -274,28 +234,53 @@ class Scan:
         cp = self.cp
         for name in ("pairs", "compared", "blocks", "split", "skipped"):
             cp.setdefault(name, 0)
-        budget = _config("DEDUPE_BLOCK_CHUNK", BLOCK_CHUNK)
-        cap = _config("DEDUPE_BLOCK_CAP", BLOCK_CAP)
-        split = _config("DEDUPE_SPLIT_ABOVE", SPLIT_ABOVE)
-        huge = max(cap, _config("DEDUPE_HUGE_BLOCK", HUGE_BLOCK))
-        cache = _FeatureCache(_config("DEDUPE_FEATURE_CACHE", FEATURE_CACHE), self.region)
         if not cp.get("cleared"):
             # Replace the last scan's suggestions: this delete commits with the first chunk.
             db.session.execute(delete(DuplicatePair).where(DuplicatePair.status == "open"))
             cp["cleared"] = True
         parts = sections()
         message = gettext("Comparing candidates")
+        job_id = self.run.id
+        for (number, prefix, last_key, blocks, skipped), result in self.workers.map(
+            score_task, self._chunks(parts)
+        ):
+            pairs, compared, split = result
+            now = utcnow()
+            _insert_pairs(
+                [
+                    {"contact_a_id": a, "contact_b_id": b, "score": score, "reasons": reasons,
+                     "status": "open", "job_id": job_id, "created_at": now}
+                    for a, b, score, reasons in pairs
+                ]
+            )  # fmt: skip
+            cp["blocks"] += blocks
+            cp["skipped"] += skipped
+            cp["split"] += split
+            cp["compared"] += compared
+            cp["pairs"] += len(pairs)
+            fraction = (number + _position(last_key, prefix)) / len(parts)
+            done = self.contacts + int(fraction * self.contacts)
+            self.run.progress(min(done, self.total - 1), self.total, message)
+            self.commit(after_key=last_key)
+        self.run.progress(self.total - 1, self.total, gettext("Grouping clusters"))
+        self.commit(phase="clusters")
+
+    def _chunks(self, parts: list[str]):
+        """The score_task of each next chunk of blocks, key section by section, from the
+        checkpoint on: ((section number, prefix, last key, blocks, blocks skipped), args)."""
+        budget = _config("DEDUPE_BLOCK_CHUNK", BLOCK_CHUNK)
+        cap = _config("DEDUPE_BLOCK_CAP", BLOCK_CAP)
+        split = _config("DEDUPE_SPLIT_ABOVE", SPLIT_ABOVE)
+        huge = max(cap, _config("DEDUPE_HUGE_BLOCK", HUGE_BLOCK))
+        after = self.cp["after_key"]
         for number, prefix in enumerate(parts):
             end = _section_end(prefix)
-            while True:
-                after = max(cp["after_key"], prefix)
-                if after >= end:
-                    break
+            after = max(after, prefix)
+            while after < end:
                 found = db.session.execute(
                     _BLOCKS, {"after": after, "end": end, "limit": max(budget // 2, 10)}
                 ).all()
                 if not found:
-                    cp["after_key"] = end
                     break
                 chosen, size = [], 0
                 for key, n in found:
@@ -303,73 +288,10 @@ class Scan:
                         break
                     chosen.append((key, n))
                     size += min(n, huge)
-                with _quiet_gc():
-                    self._compare(chosen, cache, split, cap, huge)
-                last_key = chosen[-1][0]
-                fraction = (number + _position(last_key, prefix)) / len(parts)
-                done = self.contacts + int(fraction * self.contacts)
-                self.run.progress(min(done, self.total - 1), self.total, message)
-                self.commit(after_key=last_key)
-        self.run.progress(self.total - 1, self.total, gettext("Grouping clusters"))
-        self.commit(phase="clusters")
-
-    def _compare(self, chosen: list[tuple[str, int]], cache: _FeatureCache, split, cap, huge):
-        cp = self.cp
-        keys = [k for k, n in chosen if n <= huge]
-        cp["skipped"] += len(chosen) - len(keys)
-        cp["blocks"] += len(chosen)
-        members: dict[str, list[int]] = {}
-        if keys:
-            rows = db.session.execute(
-                select(MatchKey.key, MatchKey.contact_id)
-                .where(one_of(db.session, MatchKey.key, keys))
-                .order_by(MatchKey.key, MatchKey.contact_id)
-            )
-            for key, cid in rows:
-                members.setdefault(key, []).append(cid)
-        ids = {cid for group in members.values() for cid in group}
-        feats = cache.load(ids)
-        seen: set[tuple[int, int]] = set()
-        out: list[dict[str, Any]] = []
-        threshold, job_id = self.threshold, self.run.id
-        compared = 0
-        now = utcnow()
-        for group_all in members.values():
-            groups = _groups(group_all, feats, split, cap)
-            if len(group_all) > split:
-                cp["split"] += 1
-            for group in groups:
-                n = len(group)
-                for i in range(n - 1):
-                    a = group[i]
-                    fa = feats.get(a)
-                    if fa is None:
-                        continue
-                    for j in range(i + 1, n):
-                        b = group[j]
-                        if (a, b) in seen:
-                            continue
-                        seen.add((a, b))
-                        fb = feats.get(b)
-                        if fb is None:
-                            continue
-                        compared += 1
-                        score, reasons = score_features(fa, fb)
-                        if score >= threshold:
-                            out.append(
-                                {
-                                    "contact_a_id": a,
-                                    "contact_b_id": b,
-                                    "score": score,
-                                    "reasons": reasons,
-                                    "status": "open",
-                                    "job_id": job_id,
-                                    "created_at": now,
-                                }
-                            )
-        _insert_pairs(out)
-        cp["compared"] += compared
-        cp["pairs"] += len(out)
+                keys = [k for k, n in chosen if n <= huge]
+                after = chosen[-1][0]
+                tag = (number, prefix, after, len(chosen), len(chosen) - len(keys))
+                yield tag, (self.url, keys, self.region, self.threshold, split, cap)
 
     # ---- phase 3
 
@@ -418,12 +340,19 @@ def run_scan(run: JobRun) -> dict[str, Any]:
     gc.freeze()  # what exists now (the app, its caches) stays out of the collector's scans
     scan = Scan(run)
     phase = scan.cp.get("phase", "keys")
-    if phase == "keys":
-        scan.build_keys()
-        phase = "pairs"
-    if phase == "pairs":
-        scan.find_pairs()
-        phase = "clusters"
+    processes = 1
+    if scan.contacts >= _config("DEDUPE_PARALLEL_MIN", PARALLEL_MIN):
+        processes = int(current_app.config.get("DEDUPE_PROCESSES") or default_processes())
+    try:
+        with Workers(processes, preload=("app.dedupe.workers",)) as scan.workers, _quiet_gc():
+            if phase == "keys":
+                scan.build_keys()
+                phase = "pairs"
+            if phase == "pairs":
+                scan.find_pairs()
+                phase = "clusters"
+    finally:
+        dispose_engines()
     if phase == "clusters":
         return scan.group_clusters()
     return dict(scan.cp.get("result") or {})
