@@ -148,7 +148,7 @@ def run_keys_job(run: JobRun) -> dict[str, Any]:
         last, rows = next_rows(db.session, cp["after_id"], chunk, only_missing=True)
         if last is None:
             break
-        write_keys(db.session, cp["after_id"], last, key_rows(rows, region), full=False)
+        write_keys(db.session, key_rows(rows, region), full=False)
         cp.update(after_id=last, indexed=cp["indexed"] + len(rows[1]))
         run.progress(cp["indexed"])
         run.commit(cp)
@@ -173,12 +173,9 @@ def next_rows(session, after_id: int, limit: int, *, only_missing: bool) -> tupl
     return last, value_rows(session, values_query().where(*where))
 
 
-def write_keys(
-    session, after_id: int, last: int, keys: list[tuple[int, str]], *, full: bool
-) -> None:
-    """Store the keys (key_rows) of the contacts after `after_id` up to `last`: in a full
-    rebuild on PostgreSQL into the staging table, else into match_keys (in a full
-    rebuild replacing whatever that range has)."""
+def write_keys(session, keys: list[tuple[int, str]], *, full: bool) -> None:
+    """Store keys (key_rows): in a full rebuild on PostgreSQL into the staging table,
+    else into match_keys (keys the listener wrote meanwhile, from newer values, stay)."""
     if full and _dialect(session) == "postgresql":
         if keys:
             cursor = session.connection().connection.driver_connection.cursor()
@@ -186,10 +183,6 @@ def write_keys(
                 for row in keys:
                     copy.write_row(row)
         return
-    if full:
-        session.execute(
-            delete(MatchKey).where(MatchKey.contact_id > after_id, MatchKey.contact_id <= last)
-        )
     insert_keys(session, keys)
 
 

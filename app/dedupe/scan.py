@@ -211,11 +211,11 @@ class Scan:
                 last = index.next_last(session, after, chunk)
                 if last is None:
                     return
-                yield (after, last), (self.url, after, last, not full, self.region)
+                yield last, (self.url, after, last, not full, self.region)
                 after = last
 
-        for (after, last), (n, keys) in self.workers.map(keys_task, chunks()):
-            index.write_keys(session, after, last, keys, full=full)
+        for last, (n, keys) in self.workers.map(keys_task, chunks()):
+            index.write_keys(session, keys, full=full)
             done = cp["scanned"] + chunk
             self.run.progress(min(done, self.contacts), self.total, message)
             self.commit(
