@@ -15,7 +15,13 @@ values, activities and events become subqueries over their tables:
   semi / anti join). When an aggregate sits under an ANY or a NOT, the tree becomes
   ``contacts.id IN (<joins and UNIONs>)``: PostgreSQL plans an IN inside OR as a hashed
   set only while it expects the set to fit in work_mem, and otherwise scans the whole
-  set once per contact.
+  set once per contact. An ALL holding an aggregate reads that aggregate's id set and
+  subtracts a NOT beside it through its own index (`_Compiler.driven_by`).
+
+`count()` counts an ANY with aggregates (and on PostgreSQL any tree with an aggregate at
+the top) as the distinct ids of a UNION ALL of id sets less the archived ones, so no
+contact row is read only for archived_at; on PostgreSQL the union's branches run in
+parallel workers.
 
 The two forms are chosen when the statement is compiled for its database (``_Either``),
 so one ColumnElement serves both. Such statements are not cached by SQLAlchemy (their
@@ -44,13 +50,13 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    text,
     true,
     union,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, CompoundSelect, Select
 
 from app.auth.models import User
 from app.companies.models import Company
@@ -135,32 +141,39 @@ def count(
     now: datetime | None = None,
 ) -> int:
     """How many contacts (archived ones left out) the tree matches."""
-    if session.get_bind().dialect.name == "postgresql":
-        compiler, parsed = _prepared(tree, custom_fields, timezone, now)
-        if _has_aggregate(parsed) and "all" not in parsed:
-            # An aggregate, or an ANY/NOT over aggregates (a UNION of id sets): count its
-            # ids directly, less the archived (few, through their partial index), instead
-            # of joining the whole contacts table to them.
-            ids = compiler.ids(parsed).subquery()
-            archived = exists(
-                select(literal_column("1")).where(
-                    contacts.c.id == next(iter(ids.c)), contacts.c.archived_at.is_not(None)
-                )
-            )
-            stmt = select(func.count()).select_from(ids).where(~archived)
-            if "any" not in parsed and "not" not in parsed:
-                return int(session.execute(stmt).scalar_one())
-            # A union of id sets: parallel workers would each build the same hash of the
-            # activity aggregates (measured slower than one process): count serially,
-            # for this statement only.
-            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-            try:
-                return int(session.execute(stmt).scalar_one())
-            finally:
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
-    where = condition(tree, custom_fields, timezone=timezone, now=now)
-    stmt = select(func.count()).select_from(contacts).where(contacts.c.archived_at.is_(None), where)
+    pg = session.get_bind().dialect.name == "postgresql"
+    compiler, parsed = _prepared(tree, custom_fields, timezone, now)
+    many = "any" in parsed or "not" in parsed  # an id may come from several branches
+    if ("any" in parsed and _nested_aggregate(parsed)) or (
+        pg and _has_aggregate(parsed) and "all" not in parsed
+    ):
+        # An ANY with aggregates (a UNION ALL of the branches' id sets; on PostgreSQL
+        # they run side by side in parallel workers), or on PostgreSQL any aggregate at
+        # the top: count the distinct ids directly, less the archived, instead of
+        # looking up or joining a contact row per id only to read archived_at.
+        ids = compiler.ids(parsed, distinct=False).subquery()
+        first = next(iter(ids.c))
+        counted = func.count(first.distinct()) if many else func.count()
+        stmt = select(counted).select_from(ids).where(_not_archived(first, pg))
+    else:
+        where = condition(tree, custom_fields, timezone=timezone, now=now)
+        alive = _not_archived(contacts.c.id, pg) if pg else contacts.c.archived_at.is_(None)
+        stmt = select(func.count()).select_from(contacts).where(alive, where)
     return int(session.execute(stmt).scalar_one())
+
+
+def _not_archived(id_column: ColumnElement, pg: bool) -> ColumnElement[bool]:
+    """`id_column` is not an archived contact's id: the archived are few, read from
+    their partial index (on PostgreSQL an anti join, so that a count can stay in
+    indexes instead of reading each contact's row for archived_at)."""
+    archived = contacts.alias("archived_contacts")
+    if not pg:
+        return id_column.not_in(select(archived.c.id).where(archived.c.archived_at.is_not(None)))
+    return ~exists(
+        select(literal_column("1")).where(
+            archived.c.id == id_column, archived.c.archived_at.is_not(None)
+        )
+    )
 
 
 def custom_field_types(session: Session) -> dict[str, CustomFieldType]:
@@ -392,6 +405,34 @@ def _has_aggregate(node: dict) -> bool:
     return _is_aggregate(node)
 
 
+def _first_columns() -> frozenset[str]:
+    return frozenset(next(iter(index.columns)).name for index in contacts.indexes)
+
+
+def _indexed_field(node: dict) -> bool:
+    """Whether an ALL has a direct child comparing a contacts column that leads an
+    index for equality (eq, in): a condition SQLite can read from that index."""
+    leads = _first_columns()
+    for child in node.get("all", ()):
+        name = child.get("field", "")
+        spec = BY_NAME.get(name)
+        if spec is not None and child["op"] in ("eq", "in") and spec.db_column in leads:
+            return True
+    return False
+
+
+def _small_aggregate(node: dict) -> bool:
+    """An aggregate leaf that contacts without any activity do not match: its GROUP BY
+    gives its whole (usually small) id set."""
+    if not _is_aggregate(node):
+        return False
+    if "activity" in node:
+        return not holds(node["count"]["op"], node["count"]["value"], 0)
+    if node["aggregate"] in ("count", "sum"):
+        return not holds(node["op"], node["value"], 0)
+    return True
+
+
 def _nested_aggregate(node: dict, top: bool = True) -> bool:
     """Whether an aggregate leaf sits under an ANY or a NOT."""
     if "all" in node:
@@ -412,6 +453,7 @@ class _Compiler:
         self.zone = zone
         self.now = now
         self.today = now.replace(tzinfo=UTC).astimezone(zone).date()
+        self.probing = False  # see id_column()
 
     # ---- groups
 
@@ -449,7 +491,12 @@ class _Compiler:
             .select_from(table if source is None else source)
             .where(table.c.contact_id == contacts.c.id, *where)
         )
-        return _Either(contacts.c.id.in_(ids), probe)
+        return _Either(self.id_column().in_(ids), probe)
+
+    def id_column(self) -> ColumnElement:
+        """contacts.id as a set membership tests it: on SQLite not through the primary
+        key while `probing` (another condition reads an index; see ids())."""
+        return _NoIndex(contacts.c.id) if self.probing else contacts.c.id
 
     def aggregate(
         self,
@@ -466,9 +513,9 @@ class _Compiler:
         self.last_group = (group.having(having), zero_matches)
         if zero_matches:
             others = group.having(not_(having))
-            sqlite_form = not_(contacts.c.id.in_(others))
+            sqlite_form = not_(self.id_column().in_(others))
         else:
-            sqlite_form = contacts.c.id.in_(group.having(having))
+            sqlite_form = self.id_column().in_(group.having(having))
         if top and not zero_matches:
             return sqlite_form  # a semi join on PostgreSQL too
         if top:  # an anti join on PostgreSQL
@@ -496,15 +543,32 @@ class _Compiler:
             return self.node(node, top=True)
         return self.pg_root(node)
 
-    def ids(self, node: dict) -> Select:
-        """SELECT of the ids of the contacts a node matches (PostgreSQL form)."""
+    def ids(self, node: dict, *, distinct: bool = True) -> Select | CompoundSelect:
+        """SELECT of the ids of the contacts a node matches, aggregates under an ANY as a
+        UNION of id sets (PostgreSQL; on SQLite for counting an ANY). `distinct=False`:
+        a UNION ALL of a top ANY for count(DISTINCT) (nested, it can make PostgreSQL
+        plan correlated subplans that run once per row)."""
         if "any" in node and _has_aggregate(node):
             plain = [child for child in node["any"] if not _has_aggregate(child)]
-            parts = [self.ids(child) for child in node["any"] if _has_aggregate(child)]
+            parts: list[Select] = []
+            for child in node["any"]:
+                if _has_aggregate(child):
+                    part = self.ids(child, distinct=distinct)
+                    # a nested ANY's union joins this one (SQLite allows no parentheses)
+                    parts.extend(part.selects if isinstance(part, CompoundSelect) else [part])
             if plain:
-                rows = or_(*(self.node(child) for child in plain))
+                # SQLite drives a query from a set membership (a row lookup per member)
+                # rather than from an index on a contacts column, even when the column
+                # narrows it more: with such a column in the group, members only probe.
+                self.probing = len(plain) == 1 and _indexed_field(plain[0])
+                try:
+                    rows = or_(*(self.node(child) for child in plain))
+                finally:
+                    self.probing = False
                 parts.append(select(contacts.c.id).where(rows).correlate(None))
-            return parts[0] if len(parts) == 1 else union(*parts)
+            if len(parts) == 1:
+                return parts[0]
+            return union(*parts) if distinct else union_all(*parts)
         if "not" in node and _has_aggregate(node):
             sub = self.ids(node["not"]).subquery()
             first = next(iter(sub.c))
@@ -516,8 +580,32 @@ class _Compiler:
             if not zero_matches:
                 return group.correlate(None)
         if "all" in node:
+            driver = next((c for c in node["all"] if _small_aggregate(c)), None)
+            if driver is not None:
+                return self.driven_by(driver, [c for c in node["all"] if c is not driver])
             return select(contacts.c.id).where(self.pg_root(node)).correlate(None)
         return select(contacts.c.id).where(self.node(node, top=True)).correlate(None)
+
+    def driven_by(self, driver: dict, rest: list[dict]) -> Select:
+        """The ids of an ALL read from one aggregate's (small) id set: a NOT beside it
+        usually excludes a small group (unsubscribed, bounced), subtracted through its
+        own index (an anti join) rather than by reading every other contact; the other
+        conditions are looked up for the set's contacts."""
+        group = self.ids(driver).subquery()
+        cid = next(iter(group.c))
+        excluded = [c["not"] for c in rest if "not" in c and not _has_aggregate(c)]
+        others = [c for c in rest if not ("not" in c and not _has_aggregate(c))]
+        stmt = select(cid)
+
+        def row(pred: ColumnElement[bool]):  # the set's contact (never an outer query's)
+            probe = select(literal_column("1")).select_from(contacts)
+            return exists(probe.where(contacts.c.id == cid, pred).correlate_except(contacts))
+
+        if excluded:
+            stmt = stmt.where(~row(or_(*(self.node(x) for x in excluded))))
+        if others:
+            stmt = stmt.where(row(self.pg_root({"all": others})))
+        return stmt
 
     # ---- fields
 
