@@ -141,6 +141,19 @@ def count(
     now: datetime | None = None,
 ) -> int:
     """How many contacts (archived ones left out) the tree matches."""
+    stmt = count_statement(session, tree, custom_fields, timezone=timezone, now=now)
+    return int(session.execute(stmt).scalar_one())
+
+
+def count_statement(
+    session: Session,
+    tree: dict,
+    custom_fields: Mapping[str, CustomFieldType] = {},
+    *,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+) -> Select:
+    """The SELECT count(...) that `count` runs (for the session's database)."""
     pg = session.get_bind().dialect.name == "postgresql"
     compiler, parsed = _prepared(tree, custom_fields, timezone, now)
     many = "any" in parsed or "not" in parsed  # an id may come from several branches
@@ -151,15 +164,14 @@ def count(
         # they run side by side in parallel workers), or on PostgreSQL any aggregate at
         # the top: count the distinct ids directly, less the archived, instead of
         # looking up or joining a contact row per id only to read archived_at.
+        compiler.sqlite = not pg
         ids = compiler.ids(parsed, distinct=False).subquery()
         first = next(iter(ids.c))
         counted = func.count(first.distinct()) if many else func.count()
-        stmt = select(counted).select_from(ids).where(_not_archived(first, pg))
-    else:
-        where = condition(tree, custom_fields, timezone=timezone, now=now)
-        alive = _not_archived(contacts.c.id, pg) if pg else contacts.c.archived_at.is_(None)
-        stmt = select(func.count()).select_from(contacts).where(alive, where)
-    return int(session.execute(stmt).scalar_one())
+        return select(counted).select_from(ids).where(_not_archived(first, pg))
+    where = condition(tree, custom_fields, timezone=timezone, now=now)
+    alive = _not_archived(contacts.c.id, pg) if pg else contacts.c.archived_at.is_(None)
+    return select(func.count()).select_from(contacts).where(alive, where)
 
 
 def _not_archived(id_column: ColumnElement, pg: bool) -> ColumnElement[bool]:
@@ -454,6 +466,7 @@ class _Compiler:
         self.now = now
         self.today = now.replace(tzinfo=UTC).astimezone(zone).date()
         self.probing = False  # see id_column()
+        self.sqlite = False  # ids() for SQLite (count_statement): no driven_by()
 
     # ---- groups
 
@@ -581,7 +594,7 @@ class _Compiler:
                 return group.correlate(None)
         if "all" in node:
             driver = next((c for c in node["all"] if _small_aggregate(c)), None)
-            if driver is not None:
+            if driver is not None and not self.sqlite:  # SQLite: a correlated probe per id
                 return self.driven_by(driver, [c for c in node["all"] if c is not driver])
             return select(contacts.c.id).where(self.pg_root(node)).correlate(None)
         return select(contacts.c.id).where(self.node(node, top=True)).correlate(None)
