@@ -115,6 +115,8 @@ class Workers:
             self.pool = None
 
     def map(self, fn, tasks: Iterable[tuple[Any, tuple]]) -> Iterator[tuple[Any, Any]]:
+        """(tag, fn(*args)) for each (tag, args) of `tasks`, in order; a task's error is
+        raised here when its turn comes."""
         if self.pool is None:
             for tag, args in tasks:
                 yield tag, fn(*args)
