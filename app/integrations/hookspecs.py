@@ -77,8 +77,9 @@ def pull_contacts(http, cursor, settings, account):
     contact fields Kontor knows (``first_name``, ``last_name``, ``job_title``,
     ``company``, ``phone``, ``mobile_phone``, ``secondary_emails``, ``linkedin_url``,
     ...), plus ``remote_updated_at`` (ISO 8601, when the provider last changed it) and
-    ``deleted`` (true when the provider reports it removed). Kontor matches records to
-    contacts by the remote id it linked before, else by email, and creates the rest.
+    ``deleted`` (true when the provider reports it removed: the contact stays in Kontor
+    and is not pushed there again). Kontor matches records to contacts by the remote id
+    it linked before, else by email, and creates the rest.
     Return ``more: true`` while pages remain; the last page's cursor is the one a later
     incremental sync starts from."""
 

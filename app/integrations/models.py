@@ -44,7 +44,11 @@ class ConnectedAccount(db.Model):
 class ContactLink(db.Model):
     """A contact as known at one connected account: its remote id, when the provider
     last changed it, and the contact's version when the two were last in step (a higher
-    version means Kontor changed it since: it is pushed, or on conflict compared)."""
+    version means Kontor changed it since: it is pushed, or on conflict compared).
+
+    ``deleted_at``: when the provider reported its record deleted. The link stays as a
+    tombstone so that Kontor does not push the contact there again (which would
+    re-create what a user deleted); it is cleared if the record comes back."""
 
     __tablename__ = "contact_links"
     __table_args__ = (
@@ -61,3 +65,4 @@ class ContactLink(db.Model):
     remote_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
     synced_version: Mapped[int] = mapped_column(Integer, default=0)
     synced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -186,8 +186,11 @@ class Applier:
         remote_time = _parse_time(record.get("remote_updated_at"))
         link = self._link(remote_id)
         if record.get("deleted"):
-            if link is not None:
-                db.session.delete(link)
+            if link is None or link.deleted_at is not None:
+                self.counts["unchanged"] += 1
+            else:  # a tombstone: the contact stays in Kontor but is not pushed there again
+                link.deleted_at = remote_time or utcnow()
+                link.remote_updated_at = remote_time or link.remote_updated_at
                 self.counts["unlinked"] += 1
             return
         if (
@@ -249,6 +252,7 @@ class Applier:
         link.remote_updated_at = remote_time
         link.synced_version = contact.version
         link.synced_at = utcnow()
+        link.deleted_at = None  # the record is (back) at the provider
 
     def _write(
         self,
@@ -373,7 +377,8 @@ class Applier:
     # ---- push
     def push_candidates(self, after: dict[str, Any] | None) -> list[Contact]:
         """The next contacts changed in Kontor since the last push, in (updated_at, id)
-        order: never linked, or changed since they were last in step."""
+        order: never linked, or changed since they were last in step, and not deleted
+        at the provider."""
         link = ContactLink.__table__
         query = (
             select(Contact)
@@ -383,7 +388,10 @@ class Applier:
             )
             .where(
                 Contact.archived_at.is_(None),
-                or_(link.c.id.is_(None), link.c.synced_version < Contact.version),
+                or_(
+                    link.c.id.is_(None),
+                    and_(link.c.deleted_at.is_(None), link.c.synced_version < Contact.version),
+                ),
             )
             .order_by(Contact.updated_at, Contact.id)
             .limit(PUSH_BATCH)

@@ -263,6 +263,38 @@ def test_push_sends_local_changes_once_and_links_new_contacts(app, crm, connect,
         assert sync.sync_account(account_id, ["contacts"])["created"] == 0
 
 
+def test_a_contact_deleted_at_the_provider_is_not_created_there_again(app, crm, connect, api):
+    ann = crm.add("ann@example.com", first_name="Ann", updated_at=stamp(-10))
+    account_id = connect()
+    with app.app_context():
+        sync.sync_account(account_id, ["contacts"])
+        ann_id = db.session.scalar(select(Contact.id).where(Contact.email == "ann@example.com"))
+    crm.change(ann["id"], minutes=-5, deleted=True)
+    with app.app_context():
+        assert sync.sync_account(account_id, ["contacts"])["unlinked"] == 1
+    # Edited in Kontor afterwards: the contact stays, and the push leaves it out.
+    edited = api("member").patch(f"/api/v1/contacts/{ann_id}", json={"job_title": "CEO"})
+    assert edited.status_code == 200, edited.get_json()
+    with app.app_context():
+        runner.run_pending()
+        assert sync.sync_account(account_id, ["push"])["pushed"] == 0
+        assert db.session.get(Contact, ann_id).job_title == "CEO"
+    assert [(p["email"], p.get("deleted")) for p in crm.people.values()] == [
+        ("ann@example.com", True)
+    ]
+    # Restored at the provider: in step again, and the next change in Kontor goes out.
+    crm.change(ann["id"], minutes=1, deleted=False)
+    with app.app_context():
+        pulled = sync.sync_account(account_id, ["contacts"])
+        assert pulled["created"] == 0 and pulled["unlinked"] == 0
+    api("member").patch(f"/api/v1/contacts/{ann_id}", json={"job_title": "Founder"})
+    with app.app_context():
+        runner.run_pending()
+    assert [(p["email"], p.get("job_title")) for p in crm.people.values()] == [
+        ("ann@example.com", "Founder")
+    ]
+
+
 def test_a_contact_change_queues_a_push_the_plugin_asked_for(app, crm, connect, api):
     account_id = connect()
     response = api("member").post("/api/v1/contacts", json={"email": "new@example.com"})

@@ -87,8 +87,8 @@ def test_a_contact_deleted_at_google_is_unlinked(connected, google):
 
     assert result["unlinked"] == 1
     assert contact("ann@acme.example") is not None  # Kontor keeps its contact
-    links = db.session.scalar(select(func.count()).select_from(ContactLink))
-    assert links == 0
+    live = select(func.count()).select_from(ContactLink).where(ContactLink.deleted_at.is_(None))
+    assert db.session.scalar(live) == 0  # only a tombstone is left
 
 
 def test_a_refused_token_marks_the_account(connected, google):
