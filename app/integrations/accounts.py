@@ -51,6 +51,7 @@ def config(plugin: Plugin) -> dict[str, Any]:
         "authorize_url": oauth.get("authorize_url"),
         "token_url": oauth.get("token_url"),
         "revoke_url": oauth.get("revoke_url"),
+        "client_auth": oauth.get("client_auth") or "client_secret_basic",
         "scopes": list(oauth.get("scopes") or []),
         "authorize_params": dict(oauth.get("authorize_params") or {}),
         "client_id": None,
@@ -180,6 +181,7 @@ def http_for(account: ConnectedAccount, plugin: Plugin, **options: Any) -> Provi
         cfg["client_secret"],
         token=creds.get("token"),
         token_endpoint=cfg["token_url"],
+        token_endpoint_auth_method=client_auth(cfg),
         update_token=update_token,
     )
 
@@ -213,6 +215,15 @@ def schedule_next(plugin: Plugin, account: ConnectedAccount, *, after: float | N
         account.next_sync_at = None
 
 
+def client_auth(cfg: dict[str, Any]) -> str:
+    """How the OAuth client authenticates at the token and revocation endpoints:
+    ``client_secret_post`` (id and secret in the form) when the provider asks for it,
+    else ``client_secret_basic`` (HTTP Basic, OAuth 2's default)."""
+    if cfg.get("client_auth") == "client_secret_post":
+        return "client_secret_post"
+    return "client_secret_basic"
+
+
 def revoke(account: ConnectedAccount, plugin: Plugin) -> bool:
     """Ask the provider to revoke the account's token (RFC 7009), where it offers that.
     Best effort: True when the provider confirmed."""
@@ -220,15 +231,18 @@ def revoke(account: ConnectedAccount, plugin: Plugin) -> bool:
     if plugin.auth != "oauth2" or not cfg.get("revoke_url"):
         return False
     token = credentials(account).get("token") or {}
-    value = token.get("refresh_token") or token.get("access_token")
+    kind = "refresh_token" if token.get("refresh_token") else "access_token"
+    value = token.get(kind)
     if not value:
         return False
+    form = {"token": value, "token_type_hint": kind}
+    client = (cfg["client_id"] or "", cfg["client_secret"] or "")
+    post = client_auth(cfg) == "client_secret_post"
+    if post:
+        form.update(client_id=client[0], client_secret=client[1])
     try:
         response = requests.post(
-            cfg["revoke_url"],
-            data={"token": value},
-            auth=(cfg["client_id"] or "", cfg["client_secret"] or ""),
-            timeout=15,
+            cfg["revoke_url"], data=form, auth=None if post else client, timeout=15
         )
     except requests.RequestException:
         return False

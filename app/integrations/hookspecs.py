@@ -50,7 +50,9 @@ def describe_provider():
     - ``extra_base_urls``: optional list of other allowed base URLs, each overridable by
       ``KONTOR_<NAME>_<KEY>_URL`` where KEY names it (``{"people": "https://..."}``).
     - ``oauth`` (oauth2): ``authorize_url``, ``token_url``, optional ``revoke_url``,
-      ``scopes`` (list), optional ``authorize_params`` (dict, e.g. ``access_type``).
+      ``scopes`` (list), optional ``authorize_params`` (dict, e.g. ``access_type``),
+      optional ``client_auth``: ``"client_secret_post"`` when the provider wants the
+      client id and secret in the token and revocation forms rather than HTTP Basic.
       Endpoints are overridable by ``KONTOR_<NAME>_AUTHORIZE_URL`` and so on; the client
       id and secret come from ``KONTOR_<NAME>_CLIENT_ID`` / ``_CLIENT_SECRET``.
     - ``api_key_fields`` (api_key): list of ``{"name", "label"}``; the values are stored

@@ -93,6 +93,7 @@ def connect(name: str):
     client = OAuth2Session(
         cfg["client_id"],
         cfg["client_secret"],
+        token_endpoint_auth_method=accounts.client_auth(cfg),
         scope=" ".join(cfg["scopes"]),
         redirect_uri=url_for("integrations.callback", name=name, _external=True),
         code_challenge_method="S256",
@@ -131,6 +132,7 @@ def callback(name: str):
     client = OAuth2Session(
         cfg["client_id"],
         cfg["client_secret"],
+        token_endpoint_auth_method=accounts.client_auth(cfg),
         redirect_uri=url_for("integrations.callback", name=name, _external=True),
     )
     try:

@@ -45,11 +45,10 @@ PUSH_EVENTS = frozenset({"created", "updated", "merged"})
 
 @hookimpl
 def describe_provider() -> dict[str, Any]:
-    """HubSpot CRM, signed in with HubSpot OAuth 2.0.
-
-    No ``revoke_url``: HubSpot revokes a refresh token with
-    ``DELETE /oauth/v1/refresh-tokens/{token}``, not the RFC 7009 form POST Kontor sends
-    to a revoke_url; a user removes Kontor from HubSpot's connected apps page instead.
+    """HubSpot CRM, signed in with HubSpot OAuth 2.0 through its dated (2026-03) token
+    endpoints: HubSpot retires the v1 ones (``/oauth/v1/token``, ``DELETE
+    /oauth/v1/refresh-tokens/{token}``) on 2027-02-16. They take the client id and secret
+    in the form body, not as HTTP Basic; revocation is an RFC 7009 form POST.
     """
     return {
         "name": "hubspot",
@@ -58,7 +57,9 @@ def describe_provider() -> dict[str, Any]:
         "base_url": "https://api.hubapi.com/",
         "oauth": {
             "authorize_url": "https://app.hubspot.com/oauth/authorize",
-            "token_url": "https://api.hubapi.com/oauth/v1/token",
+            "token_url": "https://api.hubapi.com/oauth/2026-03/token",
+            "revoke_url": "https://api.hubapi.com/oauth/2026-03/token/revoke",
+            "client_auth": "client_secret_post",
             "scopes": ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write"],
         },
         "settings": [

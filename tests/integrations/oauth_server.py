@@ -1,10 +1,13 @@
 """An OAuth 2 authorization server on 127.0.0.1 for the end-to-end test, built from
 authlib's own server pieces: authorization code with PKCE (S256 required), refresh
 tokens that rotate, RFC 7009 revocation, and a tiny JSON API that answers only to a
-current access token (401 with an expired or revoked one)."""
+current access token (401 with an expired or revoked one). `auth_methods` are the ways
+the client may authenticate at the token and revocation endpoints (HTTP Basic, the form
+or both)."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,6 +101,7 @@ class State:
     refreshes: int = 0
     refuse_refresh: bool = False
     revoked: list[str] = field(default_factory=list)
+    revoke_hints: list[str] = field(default_factory=list)
     people: list[dict] = field(default_factory=list)
 
     def token(self, access_token: str) -> Token | None:
@@ -107,7 +111,14 @@ class State:
 class AuthServer:
     """The server in a thread: .url, .state; start() / stop()."""
 
-    def __init__(self, client_id: str, client_secret: str, redirect_uri: str):
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        auth_methods: tuple[str, ...] = ("client_secret_basic", "client_secret_post"),
+    ):
+        self.auth_methods = list(auth_methods)
         self.state = State()
         self.state.clients[client_id] = Client(client_id, client_secret, redirect_uri)
         self.app = self._build()
@@ -116,11 +127,12 @@ class AuthServer:
 
     def _build(self) -> Flask:
         state = self.state
+        methods = self.auth_methods
         app = Flask("fake-authorization-server")
         app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
 
         class CodeGrant(grants.AuthorizationCodeGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = methods
 
             def save_authorization_code(self, code, req):
                 data = req.payload.data
@@ -144,7 +156,7 @@ class AuthServer:
                 return {"id": 1}
 
         class RefreshGrant(grants.RefreshTokenGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = methods
             INCLUDE_NEW_REFRESH_TOKEN = True
 
             def authenticate_refresh_token(self, refresh_token):
@@ -188,9 +200,30 @@ class AuthServer:
         def token():
             return server.create_token_response()
 
+        def revoking_client() -> Client | None:
+            """The client, authenticated once by one of the allowed methods."""
+            basic = request.headers.get("Authorization", "")
+            posted = "client_secret" in request.form
+            if basic.startswith("Basic ") and not posted:
+                if "client_secret_basic" not in methods:
+                    return None
+                decoded = base64.b64decode(basic.removeprefix("Basic ")).decode()
+                client_id, _, secret = decoded.partition(":")
+            elif posted and not basic:
+                if "client_secret_post" not in methods:
+                    return None
+                client_id, secret = request.form.get("client_id", ""), request.form["client_secret"]
+            else:  # none, or two at once (RFC 6749 2.3: one method per request)
+                return None
+            client = state.clients.get(client_id)
+            return client if client and client.check_client_secret(secret) else None
+
         @app.post("/revoke")
         def revoke():
+            if revoking_client() is None:
+                return jsonify(error="invalid_client"), 401
             value = request.form.get("token", "")
+            state.revoke_hints.append(request.form.get("token_type_hint", ""))
             for t in state.tokens:
                 if value in (t.access_token, t.refresh_token):
                     t.revoked = True

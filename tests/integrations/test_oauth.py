@@ -1,7 +1,8 @@
 """End to end over OAuth 2, against an authorization server on 127.0.0.1 (authlib's
 server pieces): connect through Settings → Integrations (state and PKCE), sync, the
 token expires → refreshed → sync again, a refused refresh → "needs reconnect",
-disconnect → the provider revokes the token."""
+disconnect → the provider revokes the token; with the client authenticated by HTTP Basic
+or, for a provider that asks for it (HubSpot), in the form."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from tests.integrations.oauth_server import AuthServer
 CALLBACK = "http://localhost/settings/integrations/minicrm/callback"
 
 
-@pytest.fixture
-def server(app, minicrm_plugin):
-    server = AuthServer("kontor", "s3cret", CALLBACK).start()
+@pytest.fixture(params=["client_secret_basic", "client_secret_post"])
+def server(request, app, minicrm_plugin):
+    """The authorization server, accepting the client only as `client_auth` says."""
+    server = AuthServer("kontor", "s3cret", CALLBACK, auth_methods=(request.param,)).start()
     app.config["INTEGRATIONS"]["minicrm"] = {
+        "client_auth": request.param,
         "client_id": "kontor",
         "client_secret": "s3cret",
         "authorize_url": server.url + "/authorize",
@@ -126,6 +129,7 @@ def test_connect_sync_refresh_and_reconnect(app, auth, server):
     response = auth.post(f"/settings/integrations/accounts/{account_id}/disconnect")
     assert response.status_code == 302
     assert server.state.revoked == [refresh_token]
+    assert server.state.revoke_hints == ["refresh_token"]
     page = auth.client.get("/settings/integrations/").text
     assert "disconnected; the provider revoked its access" in page
     assert "Not connected" in page

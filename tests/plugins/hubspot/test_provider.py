@@ -22,9 +22,10 @@ def test_describes_hubspot_over_oauth():
     assert provider["base_url"] == "https://api.hubapi.com/"
     oauth = provider["oauth"]
     assert oauth["authorize_url"] == "https://app.hubspot.com/oauth/authorize"
-    assert oauth["token_url"] == "https://api.hubapi.com/oauth/v1/token"
-    # HubSpot's revocation is DELETE /oauth/v1/refresh-tokens/{token}, not RFC 7009.
-    assert "revoke_url" not in oauth
+    # The dated endpoints (the v1 ones are retired on 2027-02-16), client in the form.
+    assert oauth["token_url"] == "https://api.hubapi.com/oauth/2026-03/token"
+    assert oauth["revoke_url"] == "https://api.hubapi.com/oauth/2026-03/token/revoke"
+    assert oauth["client_auth"] == "client_secret_post"
     assert oauth["scopes"] == ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write"]
     (setting,) = provider["settings"]
     assert (setting["name"], setting["type"], setting["default"]) == ("push_changes", "bool", True)
