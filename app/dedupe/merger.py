@@ -2,7 +2,7 @@
 
 `merge()` snapshots both records, moves everything of the merged contact to the
 survivor (activities, deals, list memberships, tags, custom values, the contacts that
-refer to it), applies the chosen field values, records what moved in a Merge row and
+refer to it, its links to connected accounts where the survivor has none), applies the chosen field values, records what moved in a Merge row and
 deletes the merged contact. `undo_merge()` puts the merged contact back with its id
 and every column as it was and moves back exactly the rows that moved.
 
@@ -36,6 +36,7 @@ from app.dedupe import merge as merge_plan
 from app.dedupe.models import DuplicatePair, Merge
 from app.extensions import db
 from app.i18n import N_, Message
+from app.integrations.models import ConnectedAccount, ContactLink
 from app.jobs import runner
 from app.jobs.models import Job
 from app.lists.models import ContactList, ListMembership
@@ -46,6 +47,7 @@ from app.timeutil import utcnow
 
 UNDO_DAYS = 30
 CONTACT_TABLE = Contact.__table__
+LINKS = ContactLink.__table__
 REF_COLUMNS = ("reports_to_id", "referred_by_id")
 COLUMN_TO_FIELD = {spec.db_column: spec.name for spec in BY_NAME.values()}
 
@@ -341,6 +343,54 @@ def _move_pairs(sid: int, oid: int, pair_id: int | None, actor, now) -> dict[str
     return out
 
 
+def _move_links(sid: int, oid: int) -> tuple[list[list[int]], list[dict[str, Any]]]:
+    """The merged contact's links to connected accounts: at an account where the
+    survivor has none, the survivor takes it (the provider's record stays matched, so the
+    next sync does not create the merged contact again, and the next push sends it the
+    merged values); the others go with the merged contact. Answers ([id, synced
+    version] moved, rows dropped) for undo."""
+    held = set(db.session.scalars(select(LINKS.c.account_id).where(LINKS.c.contact_id == sid)))
+    moved: list[list[int]] = []
+    dropped: list[dict[str, Any]] = []
+    rows = db.session.execute(select(LINKS).where(LINKS.c.contact_id == oid).order_by(LINKS.c.id))
+    for link in rows.mappings().all():
+        if link["account_id"] in held:
+            dropped.append({k: audit.jsonable(v) for k, v in link.items()})
+        else:
+            moved.append([link["id"], link["synced_version"]])
+    if moved:
+        db.session.execute(
+            update(LINKS)
+            .where(LINKS.c.id.in_([i for i, _ in moved]))
+            .values(contact_id=sid, synced_version=0)
+        )
+    return moved, dropped
+
+
+def _restore_links(moved: dict[str, Any], sid: int, rid: int) -> None:
+    """Links as they were before the merge, on the restored contact (`rid`); a dropped
+    one only while its account is connected and nothing else holds its place."""
+    for link_id, version in moved.get("links") or []:
+        db.session.execute(
+            update(LINKS)
+            .where(LINKS.c.id == link_id, LINKS.c.contact_id == sid)
+            .values(contact_id=rid, synced_version=version)
+        )
+    for row in moved.get("links_dropped") or []:
+        values = {
+            c.name: audit.from_jsonable(c, row.get(c.name)) for c in LINKS.columns if c.name != "id"
+        }
+        values["contact_id"] = rid
+        taken = db.session.scalar(
+            select(LINKS.c.id).where(
+                LINKS.c.account_id == values["account_id"],
+                or_(LINKS.c.remote_id == values["remote_id"], LINKS.c.contact_id == rid),
+            )
+        )
+        if taken is None and db.session.get(ConnectedAccount, values["account_id"]) is not None:
+            db.session.execute(insert(LINKS).values(**values))
+
+
 def merge(
     survivor_id: int,
     other_id: int,
@@ -397,6 +447,7 @@ def merge(
         db.session.scalars(select(Deal.id).where(Deal.contact_id == oid).order_by(Deal.id))
     )
     db.session.execute(update(Deal).where(Deal.contact_id == oid).values(contact_id=sid))
+    moved["links"], moved["links_dropped"] = _move_links(sid, oid)
     # Contacts that refer to the merged one now refer to the survivor.
     for column in REF_COLUMNS:
         col = CONTACT_TABLE.c[column]
@@ -736,7 +787,7 @@ def undo_merge(merge_id: int, *, actor=None, via: str = "web") -> Merge:
                 current.updated_at = audit.from_jsonable(
                     ListMembership.__table__.c.updated_at, before["updated_at"]
                 )
-    # 4. Activities, deals and referring contacts move back.
+    # 4. Activities, deals, referring contacts and links move back.
     if moved.get("activities"):
         db.session.execute(
             update(Activity)
@@ -758,6 +809,7 @@ def undo_merge(merge_id: int, *, actor=None, via: str = "web") -> Merge:
                 .where(CONTACT_TABLE.c.id.in_(ids), col == sid)
                 .values({column: rid})
             )
+    _restore_links(moved, sid, rid)
     # 5. Suggested pairs and earlier merges.
     _restore_pairs(moved, sid, rid, m.merged_contact_id)
     if moved.get("survivor_of"):

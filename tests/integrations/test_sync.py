@@ -295,6 +295,60 @@ def test_a_contact_deleted_at_the_provider_is_not_created_there_again(app, crm, 
     ]
 
 
+def test_a_merged_duplicate_stays_merged_through_later_syncs(app, crm, connect, api):
+    """The merged contact's link goes to the survivor: its record at the provider is
+    neither pulled in again as a new contact nor joined by a second record on push;
+    undo puts the link back."""
+    ann = crm.add("ann@gmail.example", first_name="Ann", updated_at=stamp(-10))
+    account_id = connect()
+    with app.app_context():
+        sync.sync_account(account_id, ["contacts"])
+        pulled = db.session.scalar(select(Contact.id).where(Contact.email == "ann@gmail.example"))
+    made = api("member").post(
+        "/api/v1/contacts",
+        json={"email": "ann@acme.example", "first_name": "Ann", "last_name": "Lee"},
+    )
+    kept = made.get_json()["id"]
+    merged = api("member").post(f"/api/v1/contacts/{kept}/merge", json={"duplicate_id": pulled})
+    assert merged.status_code == 201, merged.get_json()
+    with app.app_context():
+        runner.run_pending()  # the pushes the changes asked for
+        sync.sync_account(account_id, ["push"])
+    # The provider's record took the merged values; no second record was created.
+    assert [(p["id"], p["email"], p.get("last_name")) for p in crm.people.values()] == [
+        (ann["id"], "ann@acme.example", "Lee")
+    ]
+    crm.change(ann["id"], minutes=5, job_title="Buyer")
+    with app.app_context():
+        assert sync.sync_account(account_id, ["contacts"])["created"] == 0
+        assert db.session.scalar(select(func.count()).select_from(Contact)) == 1
+        assert db.session.get(Contact, kept).job_title == "Buyer"
+    # Undo: the restored contact has its link back.
+    undone = api("member").post(f"/api/v1/merges/{merged.get_json()['id']}/undo")
+    assert undone.status_code == 200, undone.get_json()
+    with app.app_context():
+        links = db.session.execute(select(ContactLink.contact_id, ContactLink.remote_id)).all()
+        assert links == [(pulled, ann["id"])]
+
+
+def test_merging_two_linked_contacts_keeps_the_survivors_link_until_undone(app, crm, connect, api):
+    first = crm.add("ann@acme.example", first_name="Ann", updated_at=stamp(-10))
+    second = crm.add("ann@gmail.example", first_name="Ann", updated_at=stamp(-10))
+    account_id = connect()
+    with app.app_context():
+        sync.sync_account(account_id, ["contacts"])
+        ids = dict(db.session.execute(select(Contact.email, Contact.id)).all())
+    kept, other = ids["ann@acme.example"], ids["ann@gmail.example"]
+    merged = api("member").post(f"/api/v1/contacts/{kept}/merge", json={"duplicate_id": other})
+    assert merged.status_code == 201, merged.get_json()
+    links = select(ContactLink.contact_id, ContactLink.remote_id).order_by(ContactLink.id)
+    with app.app_context():
+        assert db.session.execute(links).all() == [(kept, first["id"])]
+    api("member").post(f"/api/v1/merges/{merged.get_json()['id']}/undo")
+    with app.app_context():
+        assert db.session.execute(links).all() == [(kept, first["id"]), (other, second["id"])]
+
+
 def test_a_contact_change_queues_a_push_the_plugin_asked_for(app, crm, connect, api):
     account_id = connect()
     response = api("member").post("/api/v1/contacts", json={"email": "new@example.com"})
