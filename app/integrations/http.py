@@ -11,7 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -46,6 +46,11 @@ class ProviderError(Exception):
 class NeedsReconnect(ProviderError):
     """The provider refused the account's credentials (a refresh was refused, or the
     token or API key is no longer valid): the user has to connect it again."""
+
+
+class QuotaExhausted(ProviderError):
+    """The account's usage quota at the provider is used up (monthly credits, say):
+    retrying now cannot help; requests work again once it renews or grows."""
 
 
 class OutsideBaseURL(ProviderError):
@@ -168,8 +173,11 @@ class ProviderHTTP:
         data: Any = None,
         headers: Mapping[str, str] | None = None,
         base: str = "default",
+        retry: Collection[int] = RETRIED,
     ) -> Any:
-        """Send one request and answer the parsed JSON body (None when empty)."""
+        """Send one request and answer the parsed JSON body (None when empty).
+        `retry`: the statuses retried with backoff (a provider whose 429 means a used-up
+        quota leaves it out)."""
         url = self.url(path, base)
         refreshed = False
         attempt = 0
@@ -205,7 +213,7 @@ class ProviderHTTP:
                     ) from None
                 raise
             status = response.status_code
-            if status in RETRIED:
+            if status in retry:
                 wait = retry_after(response.headers.get("Retry-After"))
                 if attempt >= self.max_retries or (wait is not None and wait > self.max_wait):
                     raise ProviderError(_message(response), status, wait, _error_code(response))

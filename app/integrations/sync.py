@@ -28,7 +28,7 @@ from app.contacts.fields import ValidationFailed
 from app.contacts.models import Contact
 from app.extensions import db
 from app.integrations import accounts, crypto, plugins
-from app.integrations.http import NeedsReconnect, ProviderError
+from app.integrations.http import NeedsReconnect, ProviderError, QuotaExhausted
 from app.integrations.models import ConnectedAccount, ContactLink
 from app.jobs import queue, runner
 from app.jobs.runner import JobFailed, JobRun
@@ -538,7 +538,9 @@ def sync_account(
     except ProviderError as exc:
         db.session.rollback()
         accounts.note_error(account, _provider_message(exc))
-        accounts.schedule_next(plugin, account, after=exc.retry_after or 300)
+        # A used-up quota is not over in 5 minutes: the usual schedule.
+        quota = isinstance(exc, QuotaExhausted)
+        accounts.schedule_next(plugin, account, after=exc.retry_after or (None if quota else 300))
         db.session.commit()
         raise SyncFailed(account.last_error) from None
     except plugins.PluginError as exc:
@@ -579,6 +581,11 @@ def _reconnect_message(exc: ProviderError) -> str:
 
 
 def _provider_message(exc: ProviderError) -> str:
+    if isinstance(exc, QuotaExhausted):
+        return (
+            "The account's usage quota at the provider is used up; requests work again once "
+            f"it renews or the plan grows. ({exc.message})"
+        )
     if exc.status == 429:
         return f"The provider asked us to slow down (429); the sync will retry. ({exc.message})"
     if exc.status:

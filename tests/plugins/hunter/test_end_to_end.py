@@ -16,7 +16,7 @@ from app.integrations.models import ConnectedAccount
 from app.jobs import runner
 
 from .conftest import KEY
-from .hunter_fake import person, verification
+from .hunter_fake import error, person, verification
 
 
 @pytest.fixture
@@ -130,3 +130,18 @@ def test_unreachable_hunter_error_shown_without_the_key(ctx, app, api, fake):
     account = db.session.get(ConnectedAccount, account_id)
     assert "no answer from the provider" in account.last_error
     assert secret not in account.last_error
+
+
+def test_used_up_credits_are_reported_once_not_retried(ctx, hunter, api):
+    account_id = connect(verify_new=True)
+    hunter.fail_next(error(429, "too_many_requests", "You have reached your usage limit"))
+    assert api("member").post("/api/v1/contacts", json={"email": "a@b.example"}).status_code == 201
+
+    runner.run_pending()
+
+    db.session.rollback()
+    account = db.session.get(ConnectedAccount, account_id)
+    assert account.status == "error"  # not "needs reconnect": the key is fine
+    assert "usage quota at the provider is used up" in account.last_error
+    assert "You have reached your usage limit" in account.last_error
+    assert len(hunter.calls("email-verifier")) == 1

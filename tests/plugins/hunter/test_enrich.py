@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.integrations.http import ProviderError
+from app.integrations.http import QuotaExhausted
 from plugins import hunter as plugin
 
 from .conftest import KEY
@@ -217,7 +217,8 @@ def test_nothing_to_look_up_calls_nobody(hunter, http, contact):
 def test_usage_limit_reached_is_an_error_not_an_empty_answer(hunter, http, waits):
     hunter.fail_next(*[error(429, "too_many_requests", "You have reached your usage limit")] * 10)
 
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(QuotaExhausted) as caught:
         plugin.enrich_contact(http, {"email": "peter@initech.test"})
 
     assert caught.value.status == 429
+    assert len(hunter.fake.calls) == 1 and waits == []  # not retried

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.integrations.http import NeedsReconnect, ProviderError
+from app.integrations.http import NeedsReconnect, ProviderError, QuotaExhausted
 from plugins import hunter as plugin
 from plugins.hunter import client
 
@@ -105,7 +105,8 @@ def test_missing_api_key_needs_reconnecting_without_calling_hunter(hunter, http)
     assert hunter.fake.calls == []
 
 
-def test_429_waits_as_told_then_verifies(hunter, http, waits):
+def test_usage_limit_reached_fails_at_once_in_hunters_words(hunter, http, waits):
+    # Hunter's 429 means the plan's monthly credits are used up: waiting cannot help.
     hunter.fail_next(
         (
             *error(429, "too_many_requests", "You have reached your usage limit"),
@@ -114,9 +115,12 @@ def test_429_waits_as_told_then_verifies(hunter, http, waits):
     )
     serve(hunter, ok("valid", "deliverable", 99))
 
-    assert plugin.verify_email(http, EMAIL) == {"status": "deliverable", "score": 99}
-    assert waits == [7.0]
-    assert len(hunter.calls("email-verifier")) == 2
+    with pytest.raises(QuotaExhausted) as caught:
+        plugin.verify_email(http, EMAIL)
+
+    assert caught.value.message == "You have reached your usage limit"
+    assert waits == []
+    assert len(hunter.calls("email-verifier")) == 1
 
 
 def test_403_rate_limit_backs_off_then_verifies(hunter, http, waits):
