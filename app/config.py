@@ -59,6 +59,8 @@ class Config:
         # Imports: rows per committed batch (the checkpoint), and a second core for big files.
         self.IMPORT_BATCH_SIZE = int(os.environ.get("KONTOR_IMPORT_BATCH", "5000"))
         self.IMPORT_PARALLEL = os.environ.get("KONTOR_IMPORT_PARALLEL", "1") != "0"
+        # Days an export job's file is kept for download (0: for ever).
+        self.EXPORT_KEEP_DAYS = int(os.environ.get("KONTOR_EXPORT_KEEP_DAYS", "7") or 0)
         # worker processes of a big duplicate scan (0: one per core; 1: the scan's own)
         self.DEDUPE_PROCESSES = int(os.environ.get("KONTOR_DEDUPE_PROCESSES", "0") or 0)
         # Integrations: the key(s) that encrypt tokens (comma-separated, newest first;

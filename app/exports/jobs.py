@@ -4,23 +4,34 @@ After each chunk the file is flushed to disk and the job commits a checkpoint
 {"after_id", "offset", "rows"}; a job killed halfway truncates the file back to the
 last committed offset and goes on after the last contact written, so the finished
 file is byte for byte the one an uninterrupted run writes.
+
+Export files hold contacts' personal data: the worker deletes each one
+EXPORT_KEEP_DAYS after its job finished (`expire_files`, hourly), and the job page then
+says so instead of offering the download.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from huey import crontab
 
+from app import audit
 from app.contacts.related import custom_field_infos
 from app.exports import service
 from app.exports.writers import make_writer
 from app.extensions import db
-from app.jobs import runner
+from app.jobs import queue, runner
 from app.jobs.models import Job
 from app.jobs.runner import JobCancelled, JobRun
+from app.timeutil import utcnow
+
+_FILE = re.compile(r"export-(\d+)\.\w+")
 
 
 def export_dir() -> Path:
@@ -98,3 +109,38 @@ def run_export(run: JobRun) -> dict[str, Any]:
         "rows": rows,
         "size": path.stat().st_size,
     }
+
+
+def expire_files(now: datetime | None = None) -> int:
+    """Delete the export files kept longer than EXPORT_KEEP_DAYS: those of jobs that
+    finished that long ago (a finished job's result then carries ``expired_at``) and
+    stray ones that old. Files of queued or running jobs stay. Answers how many went."""
+    days = current_app.config.get("EXPORT_KEEP_DAYS", 7)
+    if not days:
+        return 0
+    now = now or utcnow()
+    cutoff = now - timedelta(days=days)
+    removed = 0
+    for path in sorted(export_dir().glob("export-*")):
+        match = _FILE.fullmatch(path.name)
+        job = db.session.get(Job, int(match.group(1))) if match else None
+        if job is not None and job.kind == "export":
+            if job.status in ("queued", "running") or (job.finished_at or now) > cutoff:
+                continue
+        else:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+            if modified > cutoff:
+                continue
+            job = None
+        path.unlink(missing_ok=True)
+        removed += 1
+        if job is not None and job.result:
+            job.result = {**job.result, "expired_at": audit.jsonable(now)}
+    db.session.commit()
+    return removed
+
+
+@queue.periodic(crontab(minute="23"), "kontor.exports_expire")
+def expire_hourly() -> None:
+    """The worker's hourly clean-up of old export files."""
+    expire_files()

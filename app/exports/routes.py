@@ -20,7 +20,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from app.auth.permissions import actor, require
@@ -189,6 +189,16 @@ def download(job_id: int):
     result = job.result or {}
     if job.status != "done" or not result.get("path"):
         abort(404)
+    if result.get("expired_at"):
+        days = current_app.config.get("EXPORT_KEEP_DAYS")
+        message = ngettext(
+            "This export's file was deleted %(num)s day after it was made; "
+            "export the contacts again.",
+            "This export's file was deleted %(num)s days after it was made; "
+            "export the contacts again.",
+            days,
+        )
+        abort(410, message)
     path = Path(result["path"]).resolve()
     if path.parent != jobs.export_dir().resolve() or not path.is_file():
         abort(404)

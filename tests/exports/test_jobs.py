@@ -3,8 +3,10 @@ after a crash byte for byte, and memory that stays flat as the export grows."""
 
 from __future__ import annotations
 
+import os
 import re
 import tracemalloc
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,37 @@ def test_only_the_exporter_or_an_admin_downloads(app, auth, people, small_limit)
     with app.app_context():
         Path(db.session.get(Job, job_id).result["path"]).unlink()
     assert auth.client.get(f"/exports/{job_id}/download").status_code == 404
+
+
+def test_export_files_are_deleted_after_the_keeping_days(app, auth, people, small_limit):
+    auth.login("member")
+    job_id = _start_job(auth)
+    _run_jobs(app)
+    path = Path(_job(app, job_id).result["path"])
+    stray = path.with_name("export-999999.csv")  # a file no job knows
+    stray.write_bytes(b"old")
+    page = auth.client.get(f"/jobs/{job_id}").data.decode()
+    assert "The file is kept for 7 days." in page
+    finished = _job(app, job_id).finished_at
+    with app.app_context():
+        assert jobs.expire_files(now=finished + timedelta(days=6)) == 0  # not yet
+        running = _start_job(auth)  # a job still queued keeps its (partial) file
+        partial = path.with_name(f"export-{running}.csv")
+        partial.write_bytes(b"partial")
+        old = (finished - timedelta(days=30)).replace(tzinfo=UTC).timestamp()
+        for file in (stray, partial):
+            os.utime(file, (old, old))
+        before = set(path.parent.iterdir())
+        removed = jobs.expire_files(now=finished + timedelta(days=8))
+        assert removed == len(before - set(path.parent.iterdir()))
+    assert not path.exists() and not stray.exists() and partial.exists()
+
+    page = auth.client.get(f"/jobs/{job_id}").data.decode()
+    assert "The file was deleted 7 days after the export" in page
+    assert f'href="/exports/{job_id}/download"' not in page
+    gone = auth.client.get(f"/exports/{job_id}/download")
+    assert gone.status_code == 410
+    assert "export the contacts again" in gone.data.decode()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "vcard", "json"])
