@@ -1,4 +1,5 @@
-"""/api/v1/imports: upload a file and start its import in one call, follow it, undo it.
+"""/api/v1/imports: upload a file and start its import in one call, list and follow
+imports, undo one.
 
 The same steps as the wizard (app/imports/service.py): the file is stored and read,
 the suggested mapping is overridden by the `mapping` part, the `options` part is
@@ -13,16 +14,17 @@ from typing import Any
 
 from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 
 from app import audit
 from app.api import bp
-from app.api.common import ApiError
+from app.api.common import ApiError, check_args, envelope, keyset_page, page_limit
 from app.api.jobs import job_to_dict
 from app.auth.permissions import actor, require
 from app.contacts.fields import ValidationFailed
 from app.extensions import db
 from app.imports import service
-from app.imports.models import Import
+from app.imports.models import Import, ImportRowError
 from app.imports.reader import ImportFileError
 from app.imports.routes import csv_response
 from app.jobs.models import Job
@@ -43,11 +45,13 @@ OPTION_KEYS = {
 }
 
 
-def import_to_dict(imp: Import) -> dict[str, Any]:
-    """The API form of an import: its file, columns, options, job progress and counts."""
+def import_to_dict(imp: Import, errors: int | None = None) -> dict[str, Any]:
+    """The API form of an import: its file, columns, options, job progress and counts
+    (`errors`: its refused rows, when the caller counted them already)."""
     job = db.session.get(Job, imp.job_id) if imp.job_id else None
     undo_job = db.session.get(Job, imp.undo_job_id) if imp.undo_job_id else None
-    errors = service.error_count(imp)
+    if errors is None:
+        errors = service.error_count(imp)
     return {
         "id": imp.id,
         "filename": imp.filename,
@@ -204,6 +208,46 @@ def imports_create():
     response.headers["Location"] = url_for("api.imports_get", import_id=imp.id)
     response.headers["X-Job-Id"] = str(job.id)
     return response
+
+
+STATES = ("draft", "started", "undone")
+
+
+@bp.get("/api/v1/imports")
+@require("read")
+def imports_list():
+    """Imports, newest first (`state`: draft, started or undone), paged like the contacts."""
+    check_args({"limit", "cursor", "state"})
+    stmt = select(Import)
+    state = request.args.get("state", "").strip()
+    if state:
+        if state not in STATES:
+            raise ApiError(
+                400,
+                _("state must be one of: %(states)s.", states=", ".join(STATES)),
+                field="state",
+                code="invalid",
+            )
+        stmt = stmt.where(Import.state == state)
+    rows, next_cursor = keyset_page(stmt, [(-Import.id).label("k_id")], page_limit())
+    imports = [row[0] for row in rows]
+    # The page's jobs and error counts in two queries, not two per import.
+    job_ids = {i.job_id for i in imports if i.job_id} | {
+        i.undo_job_id for i in imports if i.undo_job_id
+    }
+    # Held here while the page is built: the identity map, where import_to_dict finds
+    # them, keeps only weak references.
+    loaded = list(db.session.scalars(select(Job).where(Job.id.in_(job_ids)))) if job_ids else []
+    errors = dict(
+        db.session.execute(
+            select(ImportRowError.import_id, func.count())
+            .where(ImportRowError.import_id.in_([i.id for i in imports]))
+            .group_by(ImportRowError.import_id)
+        ).all()
+    )
+    page = [import_to_dict(i, errors.get(i.id, 0)) for i in imports]
+    del loaded
+    return envelope(page, next_cursor)
 
 
 @bp.get("/api/v1/imports/<int:import_id>")

@@ -513,6 +513,7 @@ def schemas() -> dict[str, Any]:
             },
             "required": ["id", "filename", "state", "columns", "options", "summary"],
         },
+        "ImportPage": _page("Import"),
         "ImportOptions": {
             "type": "object",
             "properties": {
@@ -1018,6 +1019,21 @@ def operations() -> dict[str, dict[str, Any]]:
                 "202": _json("Import", "Queued."),
                 **WRITE_ERRORS,
                 "413": _error("The file is larger than the upload limit (KONTOR_MAX_UPLOAD_MB)."),
+            },
+        },
+        "api.imports_list": {
+            "tags": ["imports"],
+            "parameters": [
+                _query(
+                    "state",
+                    "Only imports in this state.",
+                    {"type": "string", "enum": ["draft", "started", "undone"]},
+                ),
+                *PAGING,
+            ],
+            "responses": {
+                "200": _json("ImportPage", "A page of imports, newest first."),
+                **READ_ERRORS,
             },
         },
         "api.imports_get": {

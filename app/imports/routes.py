@@ -210,8 +210,9 @@ def index():
     job_ids = {i.job_id for i in imports if i.job_id} | {
         i.undo_job_id for i in imports if i.undo_job_id
     }
-    if job_ids:  # into the identity map: summary() and the template get them without a query
-        list(db.session.scalars(select(Job).where(Job.id.in_(job_ids))))
+    # Held while the page renders: the identity map, where summary() and the template
+    # find them without a query, keeps only weak references.
+    held = {j.id: j for j in db.session.scalars(select(Job).where(Job.id.in_(job_ids)))}
     user_ids = {i.user_id for i in imports if i.user_id}
     people = {}
     if user_ids:
@@ -220,7 +221,7 @@ def index():
         {
             "imp": imp,
             "user": people.get(imp.user_id),
-            "job": db.session.get(Job, imp.job_id) if imp.job_id else None,
+            "job": held.get(imp.job_id),
             "summary": service.summary(imp) if imp.job_id else None,
             "may_continue": imp.state == "draft" and _may_continue(imp),
         }

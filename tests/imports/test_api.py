@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.contacts.models import Contact, ContactTag, Tag
 from app.contacts.service import create_contact
@@ -174,9 +174,56 @@ def test_upload_limit_and_roles(app, api):
     assert count_imports(app) == 0
 
 
+def test_imports_are_listed_newest_first_in_pages(app, api):
+    ids = []
+    for n in range(3):
+        data = DATA if n != 1 else b"Mail\nzoe@example.com\n"
+        ids.append(post_import(api, data=data, name=f"file{n}.csv").json["id"])
+    with app.app_context():
+        jobs.run_pending()
+    first = api("viewer").get("/api/v1/imports?limit=2").json
+    assert [i["id"] for i in first["data"]] == [ids[2], ids[1]]
+    assert [i["filename"] for i in first["data"]] == ["file2.csv", "file1.csv"]
+    assert [i["error_count"] for i in first["data"]] == [1, 0]
+    assert first["data"][0]["job"]["status"] == "done"
+    assert first["data"][0]["summary"]["unchanged"] == 2  # the first import made them
+    rest = api("viewer").get(f"/api/v1/imports?limit=2&cursor={first['next_cursor']}").json
+    assert [i["id"] for i in rest["data"]] == [ids[0]] and rest["next_cursor"] is None
+    assert rest["data"][0]["summary"]["created"] == 2
+
+    assert api("member").post(f"/api/v1/imports/{ids[0]}/undo").status_code == 202
+    with app.app_context():
+        jobs.run_pending()
+    undone = api("viewer").get("/api/v1/imports?state=undone").json["data"]
+    assert [i["id"] for i in undone] == [ids[0]]
+    bad = api("viewer").get("/api/v1/imports?state=finished")
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "state"
+
+    # The same number of queries for a page of one import as for a page of three.
+    statements: list[str] = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        api("viewer").get("/api/v1/imports?limit=1")
+        one = len(statements)
+        statements.clear()
+        api("viewer").get("/api/v1/imports?limit=3")
+        three = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert one == three
+
+
 def test_the_imports_api_is_documented(client):
     doc = client.get("/openapi.json").json
     assert {"Import", "ImportSummary"} <= set(doc["components"]["schemas"])
     post = doc["paths"]["/api/v1/imports"]["post"]
+    assert "ImportPage" in doc["components"]["schemas"]
+    assert "state" in [p["name"] for p in doc["paths"]["/api/v1/imports"]["get"]["parameters"]]
     assert "multipart/form-data" in post["requestBody"]["content"]
     assert "202" in post["responses"]
