@@ -44,6 +44,7 @@ from app.timeutil import utcnow
 CONTACTS: Table = Contact.__table__
 SEARCH_COLUMNS = ("first_name", "middle_name", "last_name", "secondary_emails", "company_id")
 COUNTS = ("created", "updated", "unchanged", "skipped", "failed")
+NEW_KINDS = ("companies", "tags", "lists")
 
 
 def batch_size() -> int:
@@ -100,6 +101,20 @@ class Caches:
     tags: dict[str, int] = field(default_factory=dict)
     lists: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] | None = None
+    # Ids of the companies, tags and lists this import created, as [first, last] runs
+    # (kept in the checkpoint: undo removes the ones nothing uses any more).
+    created: dict[str, list[list[int]]] = field(
+        default_factory=lambda: {kind: [] for kind in NEW_KINDS}
+    )
+
+    def note_created(self, kind: str, ids: Iterable[int]) -> None:
+        """Remember ids this import created (consecutive ones as one run)."""
+        runs = self.created[kind]
+        for i in sorted(ids):
+            if runs and runs[-1][1] + 1 == i:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
 
 
 class Batch:
@@ -223,6 +238,7 @@ class Batch:
                 for cid, cname in result:
                     cache[cname.casefold()] = cid
                     self.caches.company_names[cid] = cname
+                    self.caches.note_created("companies", [cid])
         return {n: cache[n.casefold()] for n in names}
 
     def _user_ids(self) -> dict[str, int]:
@@ -262,6 +278,7 @@ class Batch:
                 )
                 for tid, key in result:
                     cache[key] = tid
+                    self.caches.note_created("tags", [tid])
         return {n: cache[n.casefold()] for n in names}
 
     def _list_ids(self, names: set[str]) -> dict[str, int]:
@@ -278,6 +295,7 @@ class Batch:
                     )
                 )
                 cache[n.casefold()] = result.inserted_primary_key[0]
+                self.caches.note_created("lists", [cache[n.casefold()]])
         return {n: cache[n.casefold()] for n in names}
 
     # -- writing -----------------------------------------------------------------------
@@ -786,11 +804,14 @@ def _lean_connection() -> Iterator[None]:
 def _import_batches(run, imp, plan, caches, options, info, checkpoint, total) -> dict[str, Any]:
     """Write every remaining batch, each committed with the checkpoint; return the counts."""
     gc.freeze()  # what exists now (the app, caches) stays out of the collector's scans
+    created = checkpoint.get("new_records") or {}
+    caches.created = {kind: [list(r) for r in created.get(kind, [])] for kind in NEW_KINDS}
     for chunk in checked_batches(imp.path, info, plan, checkpoint["row"], total):
         batch = Batch(imp, plan, caches, options)
         counts = batch.run(chunk)
         for key in COUNTS:
             checkpoint[key] += counts[key]
+        checkpoint["new_records"] = caches.created
         checkpoint["row"] = chunk[-1][0]
         if total is not None and checkpoint["row"] > total:
             total = None
@@ -798,6 +819,7 @@ def _import_batches(run, imp, plan, caches, options, info, checkpoint, total) ->
         run.commit(checkpoint)
     result = {key: checkpoint[key] for key in COUNTS}
     result["rows"] = checkpoint["row"]
+    result["new_records"] = caches.created
     run.progress(checkpoint["row"], checkpoint["row"])
     return result
 

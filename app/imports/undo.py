@@ -1,5 +1,6 @@
 """Undo an import: delete the contacts it created, put back the values it changed
-(unless someone changed them since), remove the tags and list memberships it added.
+(unless someone changed them since), remove the tags and list memberships it added,
+then the companies, tags and lists it created that nothing uses any more.
 
 It reads the import's activities (event_name "import:<id>") in contact order, so it is a
 resumable job like the import itself.
@@ -10,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from app import audit
 from app.companies.models import Company
 from app.contacts import events
 from app.contacts.custom import value_column
-from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue
+from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
 from app.contacts.search import contact_search_text
 from app.extensions import db
 from app.imports.engine import (
@@ -31,7 +32,10 @@ from app.imports.engine import (
 )
 from app.imports.models import Import
 from app.jobs import runner
-from app.lists.models import ListMembership
+from app.jobs.models import Job
+from app.lists.models import ContactList, ListMembership
+from app.pipeline.models import Deal
+from app.segments.models import Segment
 from app.timeline.models import Activity
 from app.timeutil import utcnow
 
@@ -83,9 +87,13 @@ def run_undo(run: runner.JobRun) -> dict[str, Any]:
         run.progress(run.job.done + len(rows), total)
         run.commit(checkpoint)
     imp = db.session.get(Import, imp.id)
+    job = db.session.get(Job, imp.job_id) if imp.job_id else None
+    created = ((job.result or job.checkpoint or {}) if job else {}).get("new_records") or {}
+    removed = remove_unused(created)
     imp.state = "undone"
     imp.undone_at = utcnow()
     result = {k: checkpoint[k] for k in ("deleted", "restored", "kept")}
+    result["removed"] = removed
     audit.record("undo", "import", imp.id, {**result, "file": imp.filename}, via="import")
     return result
 
@@ -163,3 +171,69 @@ def _restore(contact_id: int, data: dict[str, Any], now: datetime) -> tuple[int,
         contact.updated_at = now
     db.session.flush()
     return restored, kept
+
+
+def _ids(runs: list[list[int]]) -> list[int]:
+    return [i for first, last in runs for i in range(first, last + 1)]
+
+
+def _segment_lists() -> set[Any]:
+    """The lists segments name (by id or casefolded name): they stay, even empty."""
+    named: set[Any] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("list")
+            if isinstance(ref, int):
+                named.add(ref)
+            elif isinstance(ref, str):
+                named.add(ref.casefold())
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    for conditions in db.session.scalars(select(Segment.conditions)):
+        walk(conditions)
+    return named
+
+
+def remove_unused(created: dict[str, list[list[int]]]) -> dict[str, int]:
+    """Delete the companies, tags and lists an import created (`created`: id runs by
+    kind) that nothing uses once its contacts are gone: a company no contact, deal or
+    activity refers to and nobody edited; a tag on no contact; a list without members or
+    description that no segment names. Answers how many of each went."""
+    removed = dict.fromkeys(("companies", "tags", "lists"), 0)
+    for chunk in chunks(_ids(created.get("companies") or []), 500):
+        unused = select(Company.id).where(
+            Company.id.in_(chunk),
+            Company.version == 1,
+            ~exists().where(Contact.company_id == Company.id),
+            ~exists().where(Deal.company_id == Company.id),
+            ~exists().where(Activity.company_id == Company.id),
+        )
+        removed["companies"] += db.session.execute(
+            delete(Company).where(Company.id.in_(unused))
+        ).rowcount
+    for chunk in chunks(_ids(created.get("tags") or []), 500):
+        unused = select(Tag.id).where(
+            Tag.id.in_(chunk), ~exists().where(ContactTag.tag_id == Tag.id)
+        )
+        removed["tags"] += db.session.execute(delete(Tag).where(Tag.id.in_(unused))).rowcount
+    list_ids = _ids(created.get("lists") or [])
+    if list_ids:
+        named = _segment_lists()
+        for chunk in chunks(list_ids, 500):
+            rows = db.session.execute(
+                select(ContactList.id, ContactList.name).where(
+                    ContactList.id.in_(chunk),
+                    ContactList.description.is_(None),
+                    ~exists().where(ListMembership.list_id == ContactList.id),
+                )
+            ).all()
+            ids = [i for i, name in rows if i not in named and name.casefold() not in named]
+            if ids:
+                db.session.execute(delete(ContactList).where(ContactList.id.in_(ids)))
+                removed["lists"] += len(ids)
+    return removed

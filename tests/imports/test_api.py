@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from sqlalchemy import event, func, select
 
+from app.companies.models import Company
 from app.contacts.models import Contact, ContactTag, Tag
 from app.contacts.service import create_contact
 from app.extensions import db
@@ -115,6 +117,54 @@ def test_upload_with_a_mapping_override_runs_and_reports(app, api):
         assert db.session.scalar(select(func.count()).select_from(ListMembership)) == 0
     again = api("member").post(f"/api/v1/imports/{body['id']}/undo")
     assert again.status_code == 409
+
+
+def test_undo_removes_what_the_import_created_that_nothing_uses(app, api, auth):
+    with app.app_context():
+        create_contact({"email": "old@example.com", "company": "Acme", "tags": ["known"]})
+        db.session.commit()
+    data = (
+        b"Mail,Company,Tags,Lists\n"
+        b'ann@example.com,Initech,"fresh-tag, known",Fresh\n'
+        b"bob@example.com,Acme,,Kept\n"
+        b"cid@example.com,Globex,,\n"
+    )
+    response = post_import(
+        api,
+        data=data,
+        mapping={"Mail": "email", "Company": "company", "Tags": "tags", "Lists": "lists"},
+        options={"tags": ["api"]},
+    )
+    assert response.status_code == 202, response.json
+    body = response.json
+    with app.app_context():
+        jobs.run_pending()
+        globex = db.session.scalar(select(Company.id).where(Company.name == "Globex"))
+    # Used since the import: a company edited, a list a segment names, a tag on a
+    # contact of someone else's.
+    edited = api("member").patch(f"/api/v1/companies/{globex}", json={"domain": "globex.example"})
+    assert edited.status_code == 200, edited.json
+    segment = {"name": "Kept ones", "conditions": {"list": "Kept"}}
+    assert api("member").post("/api/v1/segments", json=segment).status_code == 201
+    made = api("member").post(
+        "/api/v1/contacts", json={"email": "dan@example.com", "tags": ["api"]}
+    )
+    assert made.status_code == 201, made.json
+
+    undo = api("member").post(f"/api/v1/imports/{body['id']}/undo").json
+    with app.app_context():
+        jobs.run_pending()
+        companies = set(db.session.scalars(select(Company.name)))
+        tags = set(db.session.scalars(select(Tag.name)))
+        lists = set(db.session.scalars(select(ContactList.name)))
+    assert companies == {"Acme", "Globex"}  # Initech went; Acme was there before
+    assert tags == {"known", "api"}  # fresh-tag went
+    assert lists == {"Kept"}  # Fresh went
+    result = api("member").get(f"/api/v1/jobs/{undo['id']}").json["result"]
+    assert result["removed"] == {"companies": 1, "tags": 1, "lists": 1}
+    auth.login("member")
+    page = auth.client.get(f"/jobs/{undo['id']}").text
+    assert re.search(r"New companies deleted</dt><dd data-count=\"companies\">1<", page), page
 
 
 def test_a_mapping_list_and_new_custom_field(app, api):
