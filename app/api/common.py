@@ -163,6 +163,20 @@ def page_limit() -> int:
     return min(value, MAX_LIMIT)
 
 
+def choice_arg(name: str, choices: tuple[str, ...], default: str = "") -> str:
+    """The query argument `name`: one of `choices`, `default` when absent or empty, else a
+    400 naming it and the choices."""
+    value = request.args.get(name, "").strip() or default
+    if value and value not in choices:
+        raise ApiError(
+            400,
+            _("%(name)s must be one of: %(choices)s.", name=name, choices=", ".join(choices)),
+            field=name,
+            code="invalid",
+        )
+    return value
+
+
 def check_args(allowed: set[str]) -> None:
     """400 naming the first query argument this endpoint does not know."""
     for key in request.args:

@@ -15,6 +15,7 @@ from app.api import bp
 from app.api.common import (
     ApiError,
     check_args,
+    choice_arg,
     commit,
     conflict,
     envelope,
@@ -127,14 +128,7 @@ def _int_arg(name: str, lo: int, hi: int) -> int | None:
 def duplicates_list():
     """Suggested duplicate pairs, highest score first (open ones unless `status` says)."""
     check_args({"limit", "cursor", "min_score", "cluster", "status"})
-    status = request.args.get("status", "open").strip() or "open"
-    if status not in PAIR_STATUSES:
-        raise ApiError(
-            400,
-            _("status must be one of: %(choices)s.", choices=", ".join(PAIR_STATUSES)),
-            field="status",
-            code="invalid",
-        )
+    status = choice_arg("status", PAIR_STATUSES, "open")
     stmt = select(DuplicatePair).where(DuplicatePair.status == status)
     min_score = _int_arg("min_score", 0, 100)
     if min_score is not None:

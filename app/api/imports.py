@@ -18,7 +18,14 @@ from sqlalchemy import func, select
 
 from app import audit
 from app.api import bp
-from app.api.common import ApiError, check_args, envelope, keyset_page, page_limit
+from app.api.common import (
+    ApiError,
+    check_args,
+    choice_arg,
+    envelope,
+    keyset_page,
+    page_limit,
+)
 from app.api.jobs import job_to_dict
 from app.auth.permissions import actor, require
 from app.contacts.fields import ValidationFailed
@@ -219,15 +226,8 @@ def imports_list():
     """Imports, newest first (`state`: draft, started or undone), paged like the contacts."""
     check_args({"limit", "cursor", "state"})
     stmt = select(Import)
-    state = request.args.get("state", "").strip()
+    state = choice_arg("state", STATES)
     if state:
-        if state not in STATES:
-            raise ApiError(
-                400,
-                _("state must be one of: %(states)s.", states=", ".join(STATES)),
-                field="state",
-                code="invalid",
-            )
         stmt = stmt.where(Import.state == state)
     rows, next_cursor = keyset_page(stmt, [(-Import.id).label("k_id")], page_limit())
     imports = [row[0] for row in rows]

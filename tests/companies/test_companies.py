@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.companies.models import Company
@@ -13,6 +13,7 @@ from app.contacts.models import Contact
 from app.contacts.service import create_contact
 from app.extensions import db
 from app.timeline.models import Activity
+from tests.queries import counting_queries
 
 
 def add_company(app, name: str, **fields) -> int:
@@ -154,22 +155,12 @@ def test_list_pages_by_fifty_with_constant_queries(app, client, auth):
     assert "Company 50" in second and "Company 59" in second and "Company 00" not in second
     assert client.get("/companies/?page=nonsense").status_code == 200
 
-    statements: list[str] = []
-
-    def count(*args):
-        statements.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_queries(app) as statements:
         client.get("/companies/?page=2")
         on_page_two = len(statements)
         statements.clear()
         client.get("/companies/")
         on_page_one = len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert on_page_one == on_page_two
 
 

@@ -4,10 +4,10 @@ companies, owners, tags and custom values are loaded in batches, never per row."
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db
 from tests.contacts.conftest import row_ids
+from tests.queries import counting_queries
 
 N = 210
 
@@ -39,18 +39,8 @@ def crowd(app, users, custom_field):
 
 
 def _count_queries(app, client, url: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with counting_queries(app) as statements:
         response = client.get(url, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
     assert response.status_code == 200
     return len(statements), response.data
 

@@ -7,7 +7,7 @@ import io
 import json
 import re
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.companies.models import Company
 from app.contacts.models import Contact, ContactTag, Tag
@@ -17,6 +17,7 @@ from app.imports.models import Import
 from app.imports.service import upload_dir
 from app.jobs import runner as jobs
 from app.lists.models import ContactList, ListMembership
+from tests.queries import counting_queries
 
 DATA = (
     b"Mail,Given,Surname,Notes\n"
@@ -250,22 +251,12 @@ def test_imports_are_listed_newest_first_in_pages(app, api):
     assert bad.status_code == 400 and bad.json["error"]["field"] == "state"
 
     # The same number of queries for a page of one import as for a page of three.
-    statements: list[str] = []
-
-    def count(*args):
-        statements.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_queries(app) as statements:
         api("viewer").get("/api/v1/imports?limit=1")
         one = len(statements)
         statements.clear()
         api("viewer").get("/api/v1/imports?limit=3")
         three = len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert one == three
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from app.extensions import db
 from tests.pipeline.conftest import board, columns, text, totals
+from tests.queries import counting_queries
 
 
 def test_columns_follow_the_stage_order_and_cards_show_what_matters(
@@ -161,18 +162,8 @@ def test_lazy_pages_keep_the_filters(app, client, auth, users, stage_ids):
 
 
 def _count_queries(app, client, url: str) -> tuple[int, str]:
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with counting_queries(app) as statements:
         response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
     assert response.status_code == 200
     return len(statements), response.data.decode()
 

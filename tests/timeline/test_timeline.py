@@ -9,10 +9,11 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.timeline.models import Activity
+from tests.queries import counting_queries
 from tests.timeline.conftest import (
     activities_of,
     contact_row,
@@ -244,18 +245,8 @@ def test_a_company_timeline_holds_its_people_and_its_own(
 
 
 def _queries(app, client, url: str) -> tuple[int, str]:
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with counting_queries(app) as statements:
         response = htmx(client, url)
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
     assert response.status_code == 200
     return len(statements), response.data.decode()
 
