@@ -155,7 +155,7 @@ def count_statement(
     """The SELECT count(...) that `count` runs (for the session's database)."""
     pg = session.get_bind().dialect.name == "postgresql"
     compiler, parsed = _prepared(tree, custom_fields, timezone, now)
-    many = "any" in parsed or "not" in parsed  # an id may come from several branches
+    many = "any" in parsed  # an id may come from several branches (a NOT gives each once)
     if ("any" in parsed and _nested_aggregate(parsed)) or (
         _has_aggregate(parsed) and "all" not in parsed
     ):
