@@ -1,5 +1,7 @@
 """Flask extensions as module globals, bound to an app in create_app()."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask_babel import Babel
@@ -10,6 +12,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy.exc import OperationalError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -22,6 +25,28 @@ NAMING = {
 # SQLite reads pages through mmap (no copies); bulk writers turn it off for a while.
 MMAP_SIZE = 2_000_000_000
 CACHE_KB = 65_536  # page cache per SQLite connection
+
+
+@contextmanager
+def temp_files(session) -> Iterator[None]:
+    """On SQLite, temporary storage in files (SQLite's default) while a big read runs:
+    with temp_store=MEMORY, which every connection sets for its writes, the sorter behind
+    GROUP BY and ORDER BY allocates each record apart, and a GROUP BY of 262k rows took
+    twice as long (255 against 126 ms)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    try:
+        connection.exec_driver_sql("PRAGMA temp_store=FILE")
+    except OperationalError:  # a temporary table is open in this transaction: as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
+
 
 # On SQLite, a transaction that reads and then writes fails at once ("database is
 # locked") if another connection committed in between. Requests that change things and

@@ -62,6 +62,7 @@ from app.companies.models import Company
 from app.contacts.custom import value_column
 from app.contacts.fields import BY_NAME
 from app.contacts.models import Contact, ContactTag, CustomField, CustomFieldValue, Tag
+from app.extensions import temp_files
 from app.lists.models import ContactList, ListMembership
 from app.segments.tree import CustomFieldType, check_timezone, field_type, parse
 from app.timeline.models import Activity
@@ -141,7 +142,8 @@ def count(
 ) -> int:
     """How many contacts (archived ones left out) the tree matches."""
     stmt = count_statement(session, tree, custom_fields, timezone=timezone, now=now)
-    return int(session.execute(stmt).scalar_one())
+    with temp_files(session):  # its GROUP BYs sort with SQLite's faster sorter
+        return int(session.execute(stmt).scalar_one())
 
 
 def count_statement(
