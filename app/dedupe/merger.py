@@ -2,9 +2,10 @@
 
 `merge()` snapshots both records, moves everything of the merged contact to the
 survivor (activities, deals, list memberships, tags, custom values, the contacts that
-refer to it, its links to connected accounts where the survivor has none), applies the chosen field values, records what moved in a Merge row and
-deletes the merged contact. `undo_merge()` puts the merged contact back with its id
-and every column as it was and moves back exactly the rows that moved.
+refer to it, its links to connected accounts where the survivor has none), applies the
+chosen field values, records what moved in a Merge row and deletes the merged contact.
+`undo_merge()` puts the merged contact back with its id and every column as it was and
+moves back exactly the rows that moved.
 
 Undo and later edits: a survivor's field (or custom value, or list status) is put back
 only while it still holds the value the merge gave it; a value someone changed after
