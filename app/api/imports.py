@@ -235,9 +235,9 @@ def imports_list():
     job_ids = {i.job_id for i in imports if i.job_id} | {
         i.undo_job_id for i in imports if i.undo_job_id
     }
-    # Held here while the page is built: the identity map, where import_to_dict finds
-    # them, keeps only weak references.
-    loaded = list(db.session.scalars(select(Job).where(Job.id.in_(job_ids)))) if job_ids else []
+    # Held by this local while the page is built: the identity map, where import_to_dict
+    # finds them, keeps only weak references.
+    _held = list(db.session.scalars(select(Job).where(Job.id.in_(job_ids)))) if job_ids else []
     errors = dict(
         db.session.execute(
             select(ImportRowError.import_id, func.count())
@@ -245,9 +245,7 @@ def imports_list():
             .group_by(ImportRowError.import_id)
         ).all()
     )
-    page = [import_to_dict(i, errors.get(i.id, 0)) for i in imports]
-    del loaded
-    return envelope(page, next_cursor)
+    return envelope([import_to_dict(i, errors.get(i.id, 0)) for i in imports], next_cursor)
 
 
 @bp.get("/api/v1/imports/<int:import_id>")

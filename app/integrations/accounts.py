@@ -51,7 +51,7 @@ def config(plugin: Plugin) -> dict[str, Any]:
         "authorize_url": oauth.get("authorize_url"),
         "token_url": oauth.get("token_url"),
         "revoke_url": oauth.get("revoke_url"),
-        "client_auth": oauth.get("client_auth") or "client_secret_basic",
+        "client_auth": oauth.get("client_auth"),
         "scopes": list(oauth.get("scopes") or []),
         "authorize_params": dict(oauth.get("authorize_params") or {}),
         "client_id": None,
